@@ -1,0 +1,366 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/internal/archive"
+	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/resolve"
+	"github.com/pbuild/pbuild/toolchain"
+)
+
+// CacheVolume is the engine volume that keeps the Go build cache between
+// builds.
+const CacheVolume = "pbuild-gocache"
+
+// ABIKeyVar is the variable in the host's main package that pbuild stamps
+// with the ABI key (-ldflags -X).
+const ABIKeyVar = "main.pbuildABIKey"
+
+// Engine is what a build needs of a container engine.
+type Engine = toolchain.Engine
+
+// Options are the environment a build runs in; the config says what to build.
+type Options struct {
+	Engine  Engine
+	Fetcher *toolchain.Fetcher
+	// GOOS and GOARCH are the platform of the engine.
+	GOOS, GOARCH string
+	// ResolveEnv is forwarded to the resolve step (GOPROXY, GOFLAGS, ...).
+	ResolveEnv []string
+	// CABundle is installed in the resolve container when set.
+	CABundle []byte
+	// TempDir holds the staging copy; the system's default when empty.
+	TempDir string
+	// OnEvent, when set, is told about progress.
+	OnEvent func(Event)
+	// Log receives the output of the go command.
+	Log io.Writer
+}
+
+// Event is a progress report.
+type Event struct {
+	Step    string // toolchain, plan, resolve, build, manifest, output
+	Message string
+}
+
+func (o *Options) event(step, format string, args ...any) {
+	if o.OnEvent != nil {
+		o.OnEvent(Event{Step: step, Message: fmt.Sprintf(format, args...)})
+	}
+}
+
+// Result is a successful build.
+type Result struct {
+	Dir      string // the output directory
+	Manifest *manifests.Manifest
+	Raised   []resolve.Raised
+}
+
+// Build builds cfg. The output directory changes only when every artifact
+// was built and the manifest written.
+func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	ws, err := plan(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts.event("plan", "%d artifacts in %d local modules under %s", len(ws.Packages), len(ws.Modules), ws.Root)
+
+	maker := &toolchain.Maker{Engine: opts.Engine, Fetcher: opts.Fetcher, OnStep: func(m string) { opts.event("toolchain", "%s", m) }}
+	tc, err := maker.Ensure(ctx, toolchain.Spec{Go: cfg.Toolchain.Go, Base: cfg.Toolchain.Base, Sum: cfg.Toolchain.Sum, GOOS: opts.GOOS, GOARCH: opts.GOARCH})
+	if err != nil {
+		return nil, err
+	}
+	opts.event("toolchain", "%s in %s (%s)", tc.Go, tc.Image, tc.CC)
+
+	stage, err := os.MkdirTemp(opts.TempDir, "pbuild-stage-*")
+	if err != nil {
+		return nil, fmt.Errorf("staging directory: %w", err)
+	}
+	defer os.RemoveAll(stage)
+	if err := resolve.Stage(ws, stage, cfg.Toolchain.Go, []string{cfg.OutputDir()}); err != nil {
+		return nil, err
+	}
+
+	opts.event("resolve", "go work vendor over %d modules", len(ws.Modules))
+	res, err := (&resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}).Run(ctx, ws, stage)
+	if err != nil {
+		return nil, err
+	}
+	opts.event("resolve", "%d modules in the build list", len(res.Modules))
+	for _, r := range res.Raised {
+		opts.event("resolve", "%s", r)
+	}
+
+	m := newManifest(cfg, tc, res.Modules)
+	out, err := buildArtifacts(ctx, cfg, ws, stage, tc, m, &opts)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(out) // gone after a successful rename
+	if err := inspectArtifacts(out, ws, m); err != nil {
+		return nil, err
+	}
+	if err := writeManifest(filepath.Join(out, manifests.FileName), m); err != nil {
+		return nil, err
+	}
+	if err := replaceDir(out, cfg.OutputDir()); err != nil {
+		return nil, fmt.Errorf("install output: %w", err)
+	}
+	opts.event("output", "%s", cfg.OutputDir())
+	return &Result{Dir: cfg.OutputDir(), Manifest: m, Raised: res.Raised}, nil
+}
+
+// plan checks what can be checked before any container runs.
+func plan(cfg *config.Config) (*resolve.Workspace, error) {
+	var targets []resolve.Target
+	for i, a := range cfg.Artifacts() {
+		kind := resolve.KindPlugin
+		if i == 0 {
+			kind = resolve.KindHost
+		}
+		targets = append(targets, resolve.Target{Name: a.Name, Kind: kind, Dir: cfg.AbsPath(a.Path)})
+	}
+	return resolve.Discover(targets)
+}
+
+// Flags are the go build flags every artifact shares.
+func Flags() []string {
+	return []string{"-mod=vendor", "-trimpath", "-buildvcs=false"}
+}
+
+func newManifest(cfg *config.Config, tc *toolchain.Toolchain, mods []manifests.Module) *manifests.Manifest {
+	env := map[string]string{"CGO_ENABLED": "1"}
+	for k, v := range cfg.Build.Env {
+		env[k] = v
+	}
+	goamd64 := tc.GOAMD64
+	if v, ok := env["GOAMD64"]; ok && tc.GOARCH == "amd64" {
+		goamd64 = v
+	}
+	if tc.GOARCH != "amd64" {
+		goamd64 = ""
+	}
+	m := &manifests.Manifest{
+		SchemaVersion: manifests.SchemaVersion,
+		Toolchain: manifests.Toolchain{
+			Go: tc.Go, Module: tc.Module, ModuleSum: tc.ModuleSum,
+			BaseImage: tc.BaseImage, BaseImageID: tc.BaseImageID,
+			Image: tc.Image, ImageID: tc.ImageID,
+			GOOS: tc.GOOS, GOARCH: tc.GOARCH, GOAMD64: goamd64, CC: tc.CC,
+		},
+		Build: manifests.Build{
+			Flags:   Flags(),
+			Tags:    append([]string{}, cfg.Build.Tags...),
+			Ldflags: cfg.Build.Ldflags,
+			Env:     env,
+		},
+		Modules: mods,
+	}
+	m.ABIKey = manifests.ABIKey(m.Toolchain, m.Build, m.Modules)
+	return m
+}
+
+// goBuildArgs is the go build command line of one artifact.
+func goBuildArgs(b manifests.Build, abiKey, kind, out string) []string {
+	args := append([]string{"go", "build"}, b.Flags...)
+	if len(b.Tags) > 0 {
+		args = append(args, "-tags="+strings.Join(b.Tags, ","))
+	}
+	ldflags := strings.TrimSpace(b.Ldflags + " -X " + ABIKeyVar + "=" + abiKey)
+	args = append(args, "-ldflags="+ldflags)
+	if kind == resolve.KindPlugin {
+		args = append(args, "-buildmode=plugin")
+	}
+	return append(args, "-o", out, ".")
+}
+
+// artifactFile is an artifact's path in the output directory.
+func artifactFile(p resolve.Package) string {
+	if p.Kind == resolve.KindPlugin {
+		return path.Join("plugins", p.Name+".so")
+	}
+	return p.Name
+}
+
+// CompileError is an artifact that did not build.
+type CompileError struct {
+	Name, Kind string
+	Code       int
+	Output     string
+}
+
+func (e *CompileError) Error() string {
+	return fmt.Sprintf("build %s %s: exit %d\n%s", e.Kind, e.Name, e.Code, strings.TrimSpace(e.Output))
+}
+
+// Hint tells the user what to do.
+func (e *CompileError) Hint() string {
+	return "fix the error the go command reports above; the output directory was left as it was"
+}
+
+// buildArtifacts builds every artifact in one network-less container and
+// returns a fresh directory beside the output directory holding them.
+func buildArtifacts(ctx context.Context, cfg *config.Config, ws *resolve.Workspace, stage string, tc *toolchain.Toolchain, m *manifests.Manifest, opts *Options) (string, error) {
+	outDir := cfg.OutputDir()
+	if err := os.MkdirAll(filepath.Dir(outDir), 0o755); err != nil {
+		return "", fmt.Errorf("output directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(outDir), "."+filepath.Base(outDir)+".pbuild-*")
+	if err != nil {
+		return "", fmt.Errorf("output directory: %w", err)
+	}
+	env := []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build"}
+	keys := make([]string, 0, len(m.Build.Env))
+	for k := range m.Build.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+m.Build.Env[k])
+	}
+	err = container.Use(ctx, opts.Engine, container.Spec{
+		Image:  tc.Image,
+		Step:   "build",
+		Env:    env,
+		Mounts: []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}},
+	}, func(c *container.Container) error {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(archive.WriteDir(pw, stage, "src")) }()
+		err := c.CopyTo(ctx, "/", pr)
+		pr.Close()
+		if err != nil {
+			return err
+		}
+		if code, err := c.Exec(ctx, container.Exec{Cmd: []string{"mkdir", "-p", "/out/plugins"}}); err != nil || code != 0 {
+			return fmt.Errorf("prepare /out: exit %d: %w", code, err)
+		}
+		if err := compileAll(ctx, c, ws, m, opts); err != nil {
+			return err
+		}
+		rc, err := c.CopyFrom(ctx, "/out")
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return archive.Extract(rc, tmp, "out")
+	})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// compileAll builds the host and the first plugin side by side (the first
+// plugin fills the build cache with the standard library built for plugins),
+// then every other plugin in parallel. All failures are reported.
+func compileAll(ctx context.Context, c *container.Container, ws *resolve.Workspace, m *manifests.Manifest, opts *Options) error {
+	pkgs := ws.Packages
+	var phases [][]resolve.Package
+	if len(pkgs) > 2 {
+		phases = [][]resolve.Package{pkgs[:2], pkgs[2:]}
+	} else {
+		phases = [][]resolve.Package{pkgs}
+	}
+	var errs []error
+	for _, phase := range phases {
+		var wg sync.WaitGroup
+		perr := make([]error, len(phase))
+		for i, p := range phase {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				perr[i] = compile(ctx, c, p, m, opts)
+			}()
+		}
+		wg.Wait()
+		errs = append(errs, perr...)
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func compile(ctx context.Context, c *container.Container, p resolve.Package, m *manifests.Manifest, opts *Options) error {
+	start := time.Now()
+	opts.event("build", "%s %s", p.Kind, p.Name)
+	var out bytes.Buffer
+	args := goBuildArgs(m.Build, m.ABIKey, p.Kind, "/out/"+artifactFile(p))
+	code, err := c.Exec(ctx, container.Exec{Cmd: args, Dir: path.Join("/src", p.Rel), Stdout: &out, Stderr: &out})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &CompileError{Name: p.Name, Kind: p.Kind, Code: code, Output: out.String()}
+	}
+	opts.event("build", "%s %s done in %.1fs", p.Kind, p.Name, time.Since(start).Seconds())
+	return nil
+}
+
+// inspectArtifacts reads every artifact into the manifest.
+func inspectArtifacts(dir string, ws *resolve.Workspace, m *manifests.Manifest) error {
+	for _, p := range ws.Packages {
+		file := artifactFile(p)
+		a, err := manifests.InspectFile(filepath.Join(dir, filepath.FromSlash(file)))
+		if err != nil {
+			return err
+		}
+		a.Name, a.Kind, a.File = p.Name, p.Kind, file
+		if p.Kind == resolve.KindPlugin && a.PluginPath != p.ImportPath {
+			return fmt.Errorf("plugin %s: pluginpath %q, want %q", p.Name, a.PluginPath, p.ImportPath)
+		}
+		m.Artifacts = append(m.Artifacts, a)
+	}
+	return nil
+}
+
+func writeManifest(file string, m *manifests.Manifest) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	if err := manifests.Write(f, m); err != nil {
+		f.Close()
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return f.Close()
+}
+
+// replaceDir moves the finished tmp directory to out, replacing what was there.
+func replaceDir(tmp, out string) error {
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	old := ""
+	if _, err := os.Lstat(out); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(out, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		if old != "" {
+			os.Rename(old, out)
+		}
+		return err
+	}
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pbuild/pbuild/builder"
+	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/manifests"
+)
+
+type buildOptions struct {
+	file string
+}
+
+func buildCmd(d *deps, root *rootOptions) *cobra.Command {
+	opts := &buildOptions{}
+	cmd := &cobra.Command{
+		Use:   "build [-f FILE]",
+		Short: "Build the host and its plugins in the pinned toolchain container",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, d, root, opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.file, "file", "f", config.FileName, "config file")
+	return cmd
+}
+
+// buildReport is what `pbuild build --json` prints.
+type buildReport struct {
+	Output    string              `json:"output"`
+	ABIKey    string              `json:"abiKey"`
+	Toolchain manifests.Toolchain `json:"toolchain"`
+	Modules   []manifests.Module  `json:"modules"`
+	Raised    []string            `json:"raised"`
+	Artifacts []artifactReport    `json:"artifacts"`
+}
+
+type artifactReport struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	File   string `json:"file"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions) error {
+	ctx := cmd.Context()
+	cfg, err := config.Load(opts.file)
+	if err != nil {
+		return err
+	}
+	eng, err := d.engine()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	var ca []byte
+	if d.env.CAFile != "" {
+		if ca, err = os.ReadFile(d.env.CAFile); err != nil {
+			return fmt.Errorf("read CA bundle: %w", err)
+		}
+	}
+	prog := newProgress(d.stderr, root.progress)
+	if root.json && root.progress == "auto" {
+		prog.mode = "quiet"
+	}
+	res, err := builder.Build(ctx, cfg, builder.Options{
+		Engine:     eng,
+		Fetcher:    d.fetcher(),
+		GOOS:       d.env.GOOS,
+		GOARCH:     d.env.GOARCH,
+		ResolveEnv: d.env.resolveEnv(),
+		CABundle:   ca,
+		OnEvent:    prog.event,
+	})
+	if err != nil {
+		return err
+	}
+	rep := buildReport{Output: res.Dir, ABIKey: res.Manifest.ABIKey, Toolchain: res.Manifest.Toolchain, Modules: res.Manifest.Modules, Raised: []string{}}
+	for _, r := range res.Raised {
+		rep.Raised = append(rep.Raised, r.String())
+	}
+	for _, a := range res.Manifest.Artifacts {
+		rep.Artifacts = append(rep.Artifacts, artifactReport{Name: a.Name, Kind: a.Kind, File: a.File, Size: a.Size, SHA256: a.SHA256})
+	}
+	if root.json {
+		return d.printJSON(rep)
+	}
+	return printBuildReport(d, cfg, rep)
+}
+
+func printBuildReport(d *deps, cfg *config.Config, rep buildReport) error {
+	w := d.stdout
+	rel := func(p string) string {
+		if r, err := filepath.Rel(cfg.Dir, p); err == nil {
+			return r
+		}
+		return p
+	}
+	fmt.Fprintf(w, "toolchain  %s  %s\n", rep.Toolchain.Go, rep.Toolchain.Image)
+	fmt.Fprintf(w, "build list %d modules\n", len(rep.Modules))
+	for _, m := range rep.Modules {
+		v := m.Version
+		if m.Local {
+			v = "(local " + m.Dir + ")"
+		}
+		if m.Replace != "" {
+			v += " => " + m.Replace
+		}
+		fmt.Fprintf(w, "  %s %s\n", m.Path, v)
+	}
+	for _, r := range rep.Raised {
+		fmt.Fprintf(w, "raised     %s\n", r)
+	}
+	for _, a := range rep.Artifacts {
+		fmt.Fprintf(w, "%-10s %s  sha256:%s  %d bytes\n", a.Kind, filepath.Join(rel(rep.Output), a.File), a.SHA256[:16], a.Size)
+	}
+	fmt.Fprintf(w, "manifest   %s\n", filepath.Join(rel(rep.Output), manifests.FileName))
+	fmt.Fprintf(w, "abi key    %s\n", rep.ABIKey)
+	return nil
+}

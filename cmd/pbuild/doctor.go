@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/toolchain"
+)
+
+type doctorOptions struct {
+	file string
+}
+
+// check is one line of the doctor's report.
+type check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Hint   string `json:"hint,omitempty"`
+}
+
+func doctorCmd(d *deps, root *rootOptions) *cobra.Command {
+	opts := &doctorOptions{}
+	cmd := &cobra.Command{
+		Use:   "doctor [-f FILE]",
+		Short: "Check that this machine can run pbuild builds",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			checks := runDoctor(cmd, d, opts)
+			failed := 0
+			for _, c := range checks {
+				if !c.OK {
+					failed++
+				}
+			}
+			if root.json {
+				if err := d.printJSON(checks); err != nil {
+					return err
+				}
+			} else {
+				for _, c := range checks {
+					mark := "ok  "
+					if !c.OK {
+						mark = "FAIL"
+					}
+					fmt.Fprintf(d.stdout, "%s %-10s %s\n", mark, c.Name, c.Detail)
+					if !c.OK && c.Hint != "" {
+						fmt.Fprintf(d.stdout, "     %-10s hint: %s\n", "", c.Hint)
+					}
+				}
+			}
+			if failed > 0 {
+				return &doctorError{failed: failed}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&opts.file, "file", "f", config.FileName, "config file naming the toolchain to check (optional)")
+	return cmd
+}
+
+type doctorError struct{ failed int }
+
+func (e *doctorError) Error() string { return fmt.Sprintf("doctor: %d checks failed", e.failed) }
+func (e *doctorError) Hint() string  { return "follow the hints above" }
+
+func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []check {
+	ctx := cmd.Context()
+	var checks []check
+	add := func(c check) { checks = append(checks, c) }
+
+	goVersion, base, sum := "", config.DefaultBase, ""
+	if cfg, err := config.Load(opts.file); err == nil {
+		goVersion, base, sum = cfg.Toolchain.Go, cfg.Toolchain.Base, cfg.Toolchain.Sum
+	} else if _, statErr := os.Stat(opts.file); statErr == nil {
+		add(check{Name: "config", Detail: err.Error(), Hint: "fix the config file"})
+	}
+
+	eng, err := d.engine()
+	if err == nil {
+		defer eng.Close()
+	}
+	var info struct{ ok bool }
+	if err == nil {
+		in, ierr := eng.Info(ctx)
+		err = ierr
+		if ierr == nil {
+			info.ok = true
+			add(check{Name: "engine", OK: true, Detail: fmt.Sprintf("Docker %s at %s, API %s, %s/%s", in.ServerVersion, in.Host, in.APIVersion, in.OS, in.Arch)})
+		}
+	}
+	if !info.ok {
+		add(check{Name: "engine", Detail: err.Error(), Hint: "start the Docker engine (dockerd) or point DOCKER_HOST at one"})
+		return append(checks, caCheck(d))
+	}
+
+	baseID, err := eng.ImageID(ctx, base)
+	switch {
+	case err == nil:
+		add(check{Name: "base", OK: true, Detail: fmt.Sprintf("%s is %s", base, baseID)})
+	case errors.Is(err, container.ErrNotFound):
+		add(check{Name: "base", Detail: base + " is not in the engine", Hint: "make it without a registry: images/mkbase.sh " + base})
+	default:
+		add(check{Name: "base", Detail: err.Error()})
+	}
+
+	if goVersion != "" {
+		version := toolchain.ModuleVersion(goVersion, d.env.GOOS, d.env.GOARCH)
+		zip, zipSum, ok := d.fetcher().Cached(version)
+		switch {
+		case !ok:
+			add(check{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s is not downloaded yet; the first build fetches it (about 75 MB) through GOPROXY", goVersion)})
+		case sum != "" && zipSum != sum:
+			add(check{Name: "toolchain", Detail: fmt.Sprintf("cached %s is %s, config pins %s", zip, zipSum, sum), Hint: "remove the cached zip; pbuild build fetches it again"})
+		case baseID == "":
+			add(check{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s downloaded (%s); image needs the base image", goVersion, zipSum)})
+		default:
+			tag := toolchain.ImageTag(goVersion, baseID, zipSum)
+			if _, err := eng.ImageID(ctx, tag); err == nil {
+				add(check{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s cached as image %s", goVersion, tag)})
+			} else {
+				add(check{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s downloaded; image %s is made on the next build", goVersion, tag)})
+			}
+		}
+	}
+
+	add(caCheck(d))
+	if ids, err := eng.Leftovers(ctx); err == nil && len(ids) > 0 {
+		add(check{Name: "leftovers", Detail: fmt.Sprintf("%d containers labelled %q remain", len(ids), container.Label), Hint: "docker rm -f $(docker ps -aq --filter label=pbuild)"})
+	}
+	proxy := d.env.Go["GOPROXY"]
+	if proxy == "" {
+		add(check{Name: "goproxy", Detail: "GOPROXY is not set and no go command reports it", Hint: "set GOPROXY to your module proxy"})
+	} else {
+		add(check{Name: "goproxy", OK: true, Detail: "GOPROXY=" + proxy})
+	}
+	return checks
+}
+
+func caCheck(d *deps) check {
+	if d.env.CAFile == "" {
+		return check{Name: "ca-bundle", Detail: "no CA bundle found", Hint: "set SSL_CERT_FILE to your CA bundle; behind a TLS-intercepting proxy, module downloads in the container fail without it"}
+	}
+	return check{Name: "ca-bundle", OK: true, Detail: d.env.CAFile + " (forwarded into the resolve container)"}
+}

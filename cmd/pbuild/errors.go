@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/internal/container"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// usageError is a command line pbuild cannot act on.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Hint() string  { return "see pbuild --help" }
+
+// hinter is an error that knows what the user should do next.
+type hinter interface{ Hint() string }
+
+// renderError prints err once, with a one-line hint, and picks the exit code.
+// It is the only place errors are printed.
+func renderError(w io.Writer, ctx context.Context, err error) int {
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		fmt.Fprintln(w, "pbuild: interrupted; containers were removed and the output directory left as it was")
+		return exitInterrupted
+	}
+	code := exitFailure
+	var cfgErr *config.Error
+	var usage *usageError
+	switch {
+	case errors.As(err, &usage), errors.As(err, &cfgErr):
+		code = exitUsage
+	}
+	fmt.Fprintf(w, "pbuild: %s\n", strings.TrimSpace(err.Error()))
+	if hint := hintFor(err); hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", hint)
+	}
+	return code
+}
+
+func hintFor(err error) string {
+	var h hinter
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
+	var cfgErr *config.Error
+	if errors.As(err, &cfgErr) {
+		return "fix the config file; see the config reference in pbuild's README"
+	}
+	if errors.Is(err, container.ErrNotFound) {
+		return "run `pbuild doctor` to see what is missing"
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "Cannot connect to the Docker daemon") || strings.Contains(msg, "docker engine") || strings.Contains(msg, "docker.sock") {
+		return "start the Docker engine (dockerd) or point DOCKER_HOST at one; `pbuild doctor` checks it"
+	}
+	return ""
+}

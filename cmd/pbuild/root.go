@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/docker/docker/client"
+	"github.com/spf13/cobra"
+
+	"github.com/pbuild/pbuild/internal/dockerengine"
+	"github.com/pbuild/pbuild/toolchain"
+)
+
+// rootOptions are the flags every command shares.
+type rootOptions struct {
+	progress string
+	json     bool
+}
+
+// deps is what commands get from main: the environment, read once, and
+// where to write.
+type deps struct {
+	env    env
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// engine connects to the Docker engine named by DOCKER_HOST (or the default).
+func (d *deps) engine() (*dockerengine.Engine, error) {
+	return dockerengine.New(client.FromEnv)
+}
+
+// fetcher downloads toolchains with the user's module settings.
+func (d *deps) fetcher() *toolchain.Fetcher {
+	noSumDB := d.env.Go["GONOSUMDB"]
+	if p := d.env.Go["GOPRIVATE"]; p != "" {
+		noSumDB = joinNonEmpty(noSumDB, p)
+	}
+	return &toolchain.Fetcher{
+		Proxy:    d.env.Go["GOPROXY"],
+		SumDB:    d.env.Go["GOSUMDB"],
+		NoSumDB:  noSumDB,
+		CacheDir: d.env.CacheDir,
+		HTTP:     http.DefaultClient,
+	}
+}
+
+func joinNonEmpty(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "," + b
+}
+
+// printJSON writes v as indented JSON.
+func (d *deps) printJSON(v any) error {
+	enc := json.NewEncoder(d.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newRootCmd(d *deps) *cobra.Command {
+	opts := &rootOptions{}
+	cmd := &cobra.Command{
+		Use:           "pbuild",
+		Short:         "Build Go plugin hosts and plugins that are guaranteed to load together",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			switch opts.progress {
+			case "auto", "plain", "quiet", "tty", "rawjson":
+				return nil
+			}
+			return usageErrorf("--progress must be auto, plain or quiet, not %q", opts.progress)
+		},
+	}
+	defaultProgress := "auto"
+	if d.env.Progress != "" {
+		defaultProgress = d.env.Progress
+	}
+	cmd.PersistentFlags().StringVar(&opts.progress, "progress", defaultProgress, "progress output: auto, plain or quiet (default from BUILDKIT_PROGRESS)")
+	cmd.PersistentFlags().BoolVar(&opts.json, "json", false, "print reports as JSON")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v", err) })
+	cmd.AddCommand(buildCmd(d, opts), doctorCmd(d, opts), versionCmd(d, opts))
+	return cmd
+}
+
+// run executes the command line and returns the process exit code.
+func run(ctx context.Context, args []string, e env, stdout, stderr io.Writer) int {
+	d := &deps{env: e, stdout: stdout, stderr: stderr}
+	cmd := newRootCmd(d)
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	return renderError(stderr, ctx, err)
+}
+
+// exactArgs is cobra.ExactArgs with pbuild's usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,864 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// project creates a project directory with a host, two plugin directories
+// and a regular file, makes it the working directory and returns its
+// absolute path.
+func project(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"host", "plugins/hello", "plugins/world"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	abs, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want string
+	}{
+		// Whole-file problems.
+		{
+			name: "empty",
+			yaml: ``,
+			want: `pbuild.yaml: empty config; start with "version: 1"`,
+		},
+		{
+			name: "only comments",
+			yaml: "# nothing here\n\n# yet\n",
+			want: `pbuild.yaml: empty config; start with "version: 1"`,
+		},
+		{
+			name: "empty document",
+			yaml: "---\n",
+			want: `pbuild.yaml: empty config; start with "version: 1"`,
+		},
+		{
+			name: "two documents",
+			yaml: "version: 1\n---\nversion: 1\n",
+			want: `pbuild.yaml:2: more than one YAML document; the config must be a single document`,
+		},
+		{
+			name: "syntax error",
+			yaml: "version: 1\nplugins: [\n",
+			want: `pbuild.yaml:2: invalid YAML: did not find expected node content`,
+		},
+		{
+			name: "tab indentation",
+			yaml: "version: 1\n\ttoolchain: {}\n",
+			want: `pbuild.yaml:2: invalid YAML: found a tab character that violates indentation`,
+		},
+		{
+			name: "top level list",
+			yaml: "- version: 1\n",
+			want: `pbuild.yaml:1: expected a mapping of settings at the top level, got a list`,
+		},
+		{
+			name: "top level scalar",
+			yaml: "hello\n",
+			want: `pbuild.yaml:1: expected a mapping of settings at the top level, got "hello"`,
+		},
+
+		// version
+		{
+			name: "version missing",
+			yaml: `toolchain:
+  go: 1.24.4
+host: {name: greeter, path: ./host}
+`,
+			want: `pbuild.yaml: version: missing; add "version: 1" at the top of the file`,
+		},
+		{
+			name: "version null",
+			yaml: "version:\n",
+			want: `pbuild.yaml: version: missing; add "version: 1" at the top of the file`,
+		},
+		{
+			name: "version unsupported",
+			yaml: "version: 2\n",
+			want: `pbuild.yaml:1: version: unsupported version 2; this pbuild supports only version 1`,
+		},
+		{
+			name: "version is a string",
+			yaml: "version: \"1\"\n",
+			want: `pbuild.yaml:1: version: expected an integer, got "1"`,
+		},
+		{
+			name: "version is a float",
+			yaml: "version: 1.0\n",
+			want: `pbuild.yaml:1: version: expected an integer, got 1.0`,
+		},
+		{
+			name: "version checked before other fields",
+			yaml: "colour: blue\nversion: 2\n",
+			want: `pbuild.yaml:2: version: unsupported version 2; this pbuild supports only version 1`,
+		},
+
+		// Strict decoding.
+		{
+			name: "unknown top-level field",
+			yaml: `version: 1
+toolchain:
+  go: 1.24.4
+host: {name: greeter, path: ./host}
+ouptut: dist
+`,
+			want: `pbuild.yaml:5: unknown field "ouptut"`,
+		},
+		{
+			name: "unknown toolchain field",
+			yaml: `version: 1
+toolchain:
+  base: pbuild/base:bookworm
+  gover: 1.24.4
+`,
+			want: `pbuild.yaml:4: toolchain: unknown field "gover"`,
+		},
+		{
+			name: "unknown host field",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host:
+  name: greeter
+  dir: ./host
+`,
+			want: `pbuild.yaml:5: host: unknown field "dir"`,
+		},
+		{
+			name: "unknown plugin field",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - {name: hello, path: ./plugins/hello}
+  - {nmae: world, path: ./plugins/world}
+`,
+			want: `pbuild.yaml:6: plugins[1]: unknown field "nmae"`,
+		},
+		{
+			name: "unknown build field",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+build:
+  tags: [a]
+  gcflags: -N
+`,
+			want: `pbuild.yaml:6: build: unknown field "gcflags"`,
+		},
+		{
+			name: "duplicate key",
+			yaml: `version: 1
+toolchain:
+  go: 1.24.4
+  go: 1.24.5
+`,
+			want: `pbuild.yaml:4: toolchain: duplicate key "go" (first on line 3)`,
+		},
+		{
+			name: "duplicate top-level key",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+host: {name: greeter, path: ./host}
+`,
+			want: `pbuild.yaml:4: duplicate key "host" (first on line 3)`,
+		},
+		{
+			name: "merge key",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: &h {name: greeter, path: ./host}
+plugins:
+  - <<: *h
+    name: hello
+`,
+			want: `pbuild.yaml:5: plugins[0]: merge keys (<<) are not supported`,
+		},
+		{
+			name: "plugins not a list",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins: 3
+`,
+			want: `pbuild.yaml:4: plugins: expected a list, got 3`,
+		},
+		{
+			name: "toolchain not a mapping",
+			yaml: "version: 1\ntoolchain: 1.24.4\n",
+			want: `pbuild.yaml:2: toolchain: expected a mapping, got "1.24.4"`,
+		},
+		{
+			name: "toolchain.go not a string",
+			yaml: "version: 1\ntoolchain: {go: [1.24.4]}\n",
+			want: `pbuild.yaml:2: toolchain.go: expected a string, got a list`,
+		},
+		{
+			name: "host not a mapping",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: greeter\n",
+			want: `pbuild.yaml:3: host: expected a mapping with name and path, got "greeter"`,
+		},
+		{
+			name: "plugin not a mapping",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - hello
+`,
+			want: `pbuild.yaml:5: plugins[0]: expected a mapping with name and path, got "hello"`,
+		},
+		{
+			name: "name not a string",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: {a: b}, path: ./host}\n",
+			want: `pbuild.yaml:3: host.name: expected a string, got a mapping`,
+		},
+		{
+			name: "build not a mapping",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild: [tags]\n",
+			want: `pbuild.yaml:4: build: expected a mapping, got a list`,
+		},
+		{
+			name: "tags not a list",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild: {tags: \"a,b\"}\n",
+			want: `pbuild.yaml:4: build.tags: expected a list, got "a,b"`,
+		},
+		{
+			name: "env not a mapping",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild: {env: [A=1]}\n",
+			want: `pbuild.yaml:4: build.env: expected a mapping, got a list`,
+		},
+		{
+			name: "env value not a string",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild:\n  env:\n    CGO_CFLAGS: [-O2]\n",
+			want: `pbuild.yaml:6: build.env.CGO_CFLAGS: expected a string, got a list`,
+		},
+		{
+			name: "output not a string",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\noutput: [dist]\n",
+			want: `pbuild.yaml:4: output: expected a string, got a list`,
+		},
+
+		// toolchain
+		{
+			name: "toolchain missing",
+			yaml: "version: 1\nhost: {name: greeter, path: ./host}\n",
+			want: `pbuild.yaml: toolchain.go: missing; set it to an exact Go release such as 1.24.4`,
+		},
+		{
+			name: "toolchain null",
+			yaml: "version: 1\ntoolchain:\nhost: {name: greeter, path: ./host}\n",
+			want: `pbuild.yaml:2: toolchain.go: missing; set it to an exact Go release such as 1.24.4`,
+		},
+		{
+			name: "toolchain.go missing",
+			yaml: "version: 1\ntoolchain:\n  base: pbuild/base:bookworm\n",
+			want: `pbuild.yaml:2: toolchain.go: missing; set it to an exact Go release such as 1.24.4`,
+		},
+		{
+			name: "toolchain.go language version",
+			yaml: "version: 1\ntoolchain:\n  go: 1.24\n",
+			want: `pbuild.yaml:3: toolchain.go: "1.24" is not an exact Go release; write it like 1.24.4`,
+		},
+		{
+			name: "toolchain.go float keeps trailing zero",
+			yaml: "version: 1\ntoolchain:\n  go: 1.20\n",
+			want: `pbuild.yaml:3: toolchain.go: "1.20" is not an exact Go release; write it like 1.24.4`,
+		},
+		{
+			name: "toolchain.go with go prefix",
+			yaml: "version: 1\ntoolchain:\n  go: go1.24.4\n",
+			want: `pbuild.yaml:3: toolchain.go: "go1.24.4" has a "go" prefix; write it as 1.24.4`,
+		},
+		{
+			name: "toolchain.go language version with go prefix",
+			yaml: "version: 1\ntoolchain:\n  go: go1.24\n",
+			want: `pbuild.yaml:3: toolchain.go: "go1.24" is not an exact Go release; write it like 1.24.4`,
+		},
+		{
+			name: "toolchain.go not a version",
+			yaml: "version: 1\ntoolchain:\n  go: latest\n",
+			want: `pbuild.yaml:3: toolchain.go: "latest" is not an exact Go release; write it like 1.24.4`,
+		},
+		{
+			name: "toolchain.go leading zero",
+			yaml: "version: 1\ntoolchain:\n  go: 1.024.1\n",
+			want: `pbuild.yaml:3: toolchain.go: "1.024.1" is not an exact Go release; write it like 1.24.4`,
+		},
+		{
+			name: "toolchain.go rc0",
+			yaml: "version: 1\ntoolchain:\n  go: 1.25rc0\n",
+			want: `pbuild.yaml:3: toolchain.go: "1.25rc0" is not an exact Go release; write it like 1.24.4`,
+		},
+		{
+			name: "toolchain.go too old",
+			yaml: "version: 1\ntoolchain:\n  go: 1.21.5\n",
+			want: `pbuild.yaml:3: toolchain.go: Go 1.21.5 is too old; pbuild needs Go 1.22 or later (for "go work vendor")`,
+		},
+		{
+			name: "toolchain.go prerelease too old",
+			yaml: "version: 1\ntoolchain:\n  go: 1.21rc2\n",
+			want: `pbuild.yaml:3: toolchain.go: Go 1.21rc2 is too old; pbuild needs Go 1.22 or later (for "go work vendor")`,
+		},
+		{
+			name: "toolchain.base with space",
+			yaml: "version: 1\ntoolchain:\n  go: 1.24.4\n  base: pbuild/base bookworm\n",
+			want: `pbuild.yaml:4: toolchain.base: "pbuild/base bookworm" is not a valid image reference`,
+		},
+		{
+			name: "toolchain.sum too short",
+			yaml: "version: 1\ntoolchain:\n  go: 1.24.4\n  sum: h1:abc=\n",
+			want: `pbuild.yaml:4: toolchain.sum: "h1:abc=" is not a module hash; expected "h1:" followed by 44 base64 characters, as in go.sum`,
+		},
+		{
+			name: "toolchain.sum wrong prefix",
+			yaml: "version: 1\ntoolchain:\n  go: 1.24.4\n  sum: h2:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+			want: `pbuild.yaml:4: toolchain.sum: "h2:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" is not a module hash; expected "h1:" followed by 44 base64 characters, as in go.sum`,
+		},
+		{
+			name: "toolchain.sum not base64",
+			yaml: "version: 1\ntoolchain:\n  go: 1.24.4\n  sum: h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSu!!=\n",
+			want: `pbuild.yaml:4: toolchain.sum: "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSu!!=" is not a module hash; expected "h1:" followed by 44 base64 characters, as in go.sum`,
+		},
+
+		// host and plugins
+		{
+			name: "host missing",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nplugins:\n  - {name: hello, path: ./plugins/hello}\n",
+			want: `pbuild.yaml: host: missing; declare the plugin host as "host: {name: NAME, path: DIR}"`,
+		},
+		{
+			name: "host null",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost:\n",
+			want: `pbuild.yaml:3: host.name: missing`,
+		},
+		{
+			name: "host name missing",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost:\n  path: ./host\n",
+			want: `pbuild.yaml:3: host.name: missing`,
+		},
+		{
+			name: "host path missing",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost:\n  name: greeter\n",
+			want: `pbuild.yaml:3: host.path: missing`,
+		},
+		{
+			name: "plugin path empty",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - {name: hello, path: ./plugins/hello}
+  - name: world
+    path: ""
+`,
+			want: `pbuild.yaml:6: plugins[1].path: missing`,
+		},
+		{
+			name: "plugin entry null",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  -
+`,
+			want: `pbuild.yaml:5: plugins[0].name: missing`,
+		},
+		{
+			name: "name with space",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: hello world, path: ./host}\n",
+			want: `pbuild.yaml:3: host.name: invalid name "hello world"; use letters, digits, '.', '_' and '-', starting with a letter or digit`,
+		},
+		{
+			name: "name starting with dash",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: -greeter, path: ./host}\n",
+			want: `pbuild.yaml:3: host.name: invalid name "-greeter"; use letters, digits, '.', '_' and '-', starting with a letter or digit`,
+		},
+		{
+			name: "name with slash",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: a/b, path: ./host}\n",
+			want: `pbuild.yaml:3: host.name: invalid name "a/b"; use letters, digits, '.', '_' and '-', starting with a letter or digit`,
+		},
+		{
+			name: "name too long",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: " + strings.Repeat("a", 65) + ", path: ./host}\n",
+			want: `pbuild.yaml:3: host.name: name is 65 characters long; the limit is 64`,
+		},
+		{
+			name: "plugin named like host",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - name: greeter
+    path: ./plugins/hello
+`,
+			want: `pbuild.yaml:5: plugins[0].name: name "greeter" is already used by host (line 3)`,
+		},
+		{
+			name: "plugins with same name",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - {name: hello, path: ./plugins/hello}
+  - {name: hello, path: ./plugins/world}
+`,
+			want: `pbuild.yaml:6: plugins[1].name: name "hello" is already used by plugins[0] (line 5)`,
+		},
+		{
+			name: "names differing in case",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - {name: hello, path: ./plugins/hello}
+  - {name: Hello, path: ./plugins/world}
+`,
+			want: `pbuild.yaml:6: plugins[1].name: name "Hello" differs only in case from "hello" of plugins[0] (line 5)`,
+		},
+		{
+			name: "path does not exist",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - {name: hello, path: ./plugins/nope}
+`,
+			want: `pbuild.yaml:5: plugins[0].path: ./plugins/nope does not exist`,
+		},
+		{
+			name: "path is a file",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./README}\n",
+			want: `pbuild.yaml:3: host.path: ./README is not a directory`,
+		},
+		{
+			name: "paths shared",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - {name: hello, path: ./plugins/hello}
+  - {name: world, path: plugins/world/../hello/}
+`,
+			want: `pbuild.yaml:6: plugins[1].path: plugins/world/../hello/ is the same directory as plugins[0].path (line 5)`,
+		},
+		{
+			name: "plugin path is host path",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host:
+  name: greeter
+  path: host
+plugins:
+  - {name: hello, path: ./host}
+`,
+			want: `pbuild.yaml:7: plugins[0].path: ./host is the same directory as host.path (line 5)`,
+		},
+
+		// build
+		{
+			name: "invalid tag",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+build:
+  tags: [netgo, with-debug]
+`,
+			want: `pbuild.yaml:5: build.tags[1]: invalid tag "with-debug"; tags may contain only letters, digits, '_' and '.'`,
+		},
+		{
+			name: "empty tag",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+build:
+  tags:
+    - ""
+`,
+			want: `pbuild.yaml:6: build.tags[0]: invalid tag ""; tags may contain only letters, digits, '_' and '.'`,
+		},
+		{
+			name: "duplicate tag",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+build:
+  tags:
+    - netgo
+    - osusergo
+    - netgo
+`,
+			want: `pbuild.yaml:8: build.tags[2]: duplicate tag "netgo" (also build.tags[0])`,
+		},
+		{
+			name: "invalid env name",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+build:
+  env:
+    GOAMD64: v3
+    1FOO: x
+`,
+			want: `pbuild.yaml:7: build.env: invalid variable name "1FOO"`,
+		},
+		{
+			name: "env name with dash",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild: {env: {MY-VAR: x}}\n",
+			want: `pbuild.yaml:4: build.env: invalid variable name "MY-VAR"`,
+		},
+		{
+			name: "duplicate env name",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild:\n  env:\n    A: x\n    A: y\n",
+			want: `pbuild.yaml:7: build.env: duplicate key "A" (first on line 6)`,
+		},
+		{
+			name: "reserved env GOOS",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild:\n  env:\n    GOOS: windows\n",
+			want: `pbuild.yaml:6: build.env: GOOS is set by pbuild and cannot be overridden`,
+		},
+		{
+			name: "reserved env CGO_ENABLED",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild:\n  env:\n    CGO_ENABLED: 0\n",
+			want: `pbuild.yaml:6: build.env: CGO_ENABLED is set by pbuild and cannot be overridden`,
+		},
+		{
+			name: "reserved env GOFLAGS",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild: {env: {GOFLAGS: -mod=mod}}\n",
+			want: `pbuild.yaml:4: build.env: GOFLAGS is set by pbuild and cannot be overridden`,
+		},
+
+		// output
+		{
+			name: "output is the config directory",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\noutput: .\n",
+			want: `pbuild.yaml:4: output: . is the config directory; pbuild replaces the output directory on every build`,
+		},
+		{
+			name: "output contains the config directory",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\noutput: ..\n",
+			want: `pbuild.yaml:4: output: .. contains the config directory; pbuild replaces the output directory on every build`,
+		},
+		{
+			name: "output is the root directory",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\noutput: /\n",
+			want: `pbuild.yaml:4: output: / contains the config directory; pbuild replaces the output directory on every build`,
+		},
+		{
+			name: "output is the host directory",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\noutput: host/\n",
+			want: `pbuild.yaml:4: output: host/ is the same directory as host.path (line 3); pbuild replaces the output directory on every build`,
+		},
+		{
+			name: "output contains a plugin",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - {name: hello, path: ./plugins/hello}
+output: plugins
+`,
+			want: `pbuild.yaml:6: output: plugins contains plugins[0].path (line 5); pbuild replaces the output directory on every build`,
+		},
+		{
+			name: "output inside a plugin",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host: {name: greeter, path: ./host}
+plugins:
+  - {name: hello, path: ./plugins/hello}
+output: ./plugins/hello/dist
+`,
+			want: `pbuild.yaml:6: output: ./plugins/hello/dist is inside plugins[0].path (line 5); pbuild replaces the output directory on every build`,
+		},
+		{
+			name: "default output inside the host",
+			yaml: `version: 1
+toolchain: {go: 1.24.4}
+host:
+  name: greeter
+  path: .
+`,
+			want: `pbuild.yaml: output: dist (the default) is inside host.path (line 5); pbuild replaces the output directory on every build`,
+		},
+
+		// The first problem in file order wins.
+		{
+			name: "first problem wins over a later unknown field",
+			yaml: `version: 1
+toolchain:
+  go: 1.19.1
+host: {name: greeter, path: ./host}
+bogus: true
+`,
+			want: `pbuild.yaml:3: toolchain.go: Go 1.19.1 is too old; pbuild needs Go 1.22 or later (for "go work vendor")`,
+		},
+		{
+			name: "first problem wins over a later bad name",
+			yaml: `version: 1
+bogus: true
+toolchain: {go: 1.24.4}
+host: {name: "greeter!", path: ./host}
+`,
+			want: `pbuild.yaml:2: unknown field "bogus"`,
+		},
+		{
+			name: "bad name before bad path in the same artifact",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: \"greeter!\", path: ./nope}\n",
+			want: `pbuild.yaml:3: host.name: invalid name "greeter!"; use letters, digits, '.', '_' and '-', starting with a letter or digit`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			project(t)
+			cfg, err := Parse("pbuild.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse succeeded with %+v; want error %q", cfg, tt.want)
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Parse error %q is %T; want *Error", err, err)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("Parse error:\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseGood(t *testing.T) {
+	dir := project(t)
+	const data = `# A full config.
+version: 1
+toolchain:
+  go: 1.24.4
+  base: example.com/base:v2
+  sum: h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=
+host: { name: greeter, path: ./host }
+plugins:
+  - { name: hello, path: ./plugins/hello }
+  - name: world.v2
+    path: plugins/world/
+build:
+  tags: [netgo, osusergo]
+  ldflags: -s -w -X main.version=1.0
+  env:
+    GOAMD64: v3
+    GOEXPERIMENT: rangefunc
+    CGO_CFLAGS: -O2
+    EMPTY:
+output: out/bin
+`
+	cfg, err := Parse("pbuild.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Version: 1,
+		Toolchain: Toolchain{
+			Go:   "1.24.4",
+			Base: "example.com/base:v2",
+			Sum:  "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+		},
+		Host: Artifact{Name: "greeter", Path: "./host"},
+		Plugins: []Artifact{
+			{Name: "hello", Path: "./plugins/hello"},
+			{Name: "world.v2", Path: "plugins/world/"},
+		},
+		Build: Build{
+			Tags:    []string{"netgo", "osusergo"},
+			Ldflags: "-s -w -X main.version=1.0",
+			Env:     map[string]string{"GOAMD64": "v3", "GOEXPERIMENT": "rangefunc", "CGO_CFLAGS": "-O2", "EMPTY": ""},
+		},
+		Output: "out/bin",
+		File:   filepath.Join(dir, "pbuild.yaml"),
+		Dir:    dir,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("Parse:\n got %+v\nwant %+v", cfg, want)
+	}
+	if got, want := cfg.OutputDir(), filepath.Join(dir, "out", "bin"); got != want {
+		t.Errorf("OutputDir() = %q; want %q", got, want)
+	}
+	if got, want := cfg.AbsPath(cfg.Plugins[1].Path), filepath.Join(dir, "plugins", "world"); got != want {
+		t.Errorf("AbsPath(%q) = %q; want %q", cfg.Plugins[1].Path, got, want)
+	}
+	if got, want := cfg.AbsPath("/a/b/../c"), "/a/c"; got != want {
+		t.Errorf("AbsPath(/a/b/../c) = %q; want %q", got, want)
+	}
+	wantArts := []Artifact{
+		{Name: "greeter", Path: "./host"},
+		{Name: "hello", Path: "./plugins/hello"},
+		{Name: "world.v2", Path: "plugins/world/"},
+	}
+	arts := cfg.Artifacts()
+	if !reflect.DeepEqual(arts, wantArts) {
+		t.Errorf("Artifacts() = %+v; want %+v", arts, wantArts)
+	}
+	arts[1].Name = "changed"
+	if cfg.Plugins[0].Name != "hello" {
+		t.Error("modifying the result of Artifacts changed the config")
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	dir := project(t)
+	const data = `version: 1
+toolchain:
+  go: 1.25rc1
+host: {name: greeter, path: ./host}
+`
+	cfg, err := Parse("pbuild.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Toolchain.Base != DefaultBase {
+		t.Errorf("Toolchain.Base = %q; want %q", cfg.Toolchain.Base, DefaultBase)
+	}
+	if cfg.Toolchain.Go != "1.25rc1" {
+		t.Errorf("Toolchain.Go = %q; want 1.25rc1", cfg.Toolchain.Go)
+	}
+	if cfg.Output != DefaultOutput {
+		t.Errorf("Output = %q; want %q", cfg.Output, DefaultOutput)
+	}
+	if got, want := cfg.OutputDir(), filepath.Join(dir, DefaultOutput); got != want {
+		t.Errorf("OutputDir() = %q; want %q", got, want)
+	}
+	if len(cfg.Plugins) != 0 {
+		t.Errorf("Plugins = %+v; want none", cfg.Plugins)
+	}
+	if got := cfg.Artifacts(); len(got) != 1 || got[0] != cfg.Host {
+		t.Errorf("Artifacts() = %+v; want only the host", got)
+	}
+}
+
+func TestParseAccepts(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+	}{
+		{"go 1.22.0", "version: 1\ntoolchain: {go: 1.22.0}\nhost: {name: h, path: host}\n"},
+		{"go beta", "version: 1\ntoolchain: {go: 1.26beta1}\nhost: {name: h, path: host}\n"},
+		{"go quoted", "version: 1\ntoolchain: {go: \"1.24.4\"}\nhost: {name: h, path: host}\n"},
+		{"explicit document", "---\nversion: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\n...\n"},
+		{"empty plugins and build", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nplugins: []\nbuild: {tags: [], ldflags: \"\", env: {}}\n"},
+		{"null sections", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nplugins:\nbuild:\noutput:\n"},
+		{"aliases", "version: 1\ntoolchain: {go: &v 1.24.4}\nhost: {name: h, path: &p host}\nbuild: {env: {GOVERSION_HINT: *v}}\n"},
+		{"host at the project root with output elsewhere", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: .}\nplugins: [{name: p, path: plugins/hello}]\noutput: ../dist\n"},
+		{"plugin inside host", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: plugins}\nplugins: [{name: p, path: plugins/hello}]\n"},
+		{"output inside the project", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\noutput: build/out\n"},
+		{"name of 64 characters", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: " + strings.Repeat("x", 64) + ", path: host}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			project(t)
+			if _, err := Parse("pbuild.yaml", []byte(tt.yaml)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestParseAbsolutePaths(t *testing.T) {
+	dir := project(t)
+	data := "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: " + filepath.Join(dir, "host") + "}\n" +
+		"plugins:\n  - {name: p, path: " + filepath.Join(dir, "plugins", "nope") + "}\n"
+	_, err := Parse("pbuild.yaml", []byte(data))
+	want := "pbuild.yaml:5: plugins[0].path: " + filepath.Join(dir, "plugins", "nope") + " does not exist"
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse error = %v; want %s", err, want)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := project(t)
+	file := filepath.Join(dir, FileName)
+	data := "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\n"
+	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Load from another directory, so that paths must be resolved
+	// against the config file's directory rather than the working one.
+	t.Chdir(t.TempDir())
+	cfg, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.File != file || cfg.Dir != dir {
+		t.Errorf("File, Dir = %q, %q; want %q, %q", cfg.File, cfg.Dir, file, dir)
+	}
+	if got, want := cfg.AbsPath(cfg.Host.Path), filepath.Join(dir, "host"); got != want {
+		t.Errorf("host path = %q; want %q", got, want)
+	}
+}
+
+func TestLoadRelative(t *testing.T) {
+	project(t)
+	if err := os.Mkdir("sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ../host}\noutput: ./\n"
+	if err := os.WriteFile(filepath.Join("sub", FileName), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load("sub/../sub/" + FileName)
+	want := "sub/../sub/pbuild.yaml:4: output: ./ is the config directory; pbuild replaces the output directory on every build"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load error = %v; want %s", err, want)
+	}
+
+	cfg, err := Load("sub/../sub/" + FileName + "x")
+	if err == nil {
+		t.Fatalf("Load of a missing file succeeded: %+v", cfg)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load error %v does not wrap fs.ErrNotExist", err)
+	}
+	if !strings.HasPrefix(err.Error(), "read config: ") {
+		t.Errorf("Load error %q lacks the \"read config: \" prefix", err)
+	}
+	var cerr *Error
+	if errors.As(err, &cerr) {
+		t.Errorf("Load error %v is an *Error; want an os error", err)
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	tests := []struct {
+		err  Error
+		want string
+	}{
+		{Error{File: "a/pbuild.yaml", Line: 3, Field: "toolchain.go", Msg: "bad"}, "a/pbuild.yaml:3: toolchain.go: bad"},
+		{Error{File: "pbuild.yaml", Field: "host", Msg: "missing"}, "pbuild.yaml: host: missing"},
+		{Error{File: "pbuild.yaml", Line: 7, Msg: "invalid YAML"}, "pbuild.yaml:7: invalid YAML"},
+		{Error{File: "pbuild.yaml", Msg: "empty config"}, "pbuild.yaml: empty config"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q; want %q", got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,3 @@
+module example.com/greeter/api
+
+go 1.24

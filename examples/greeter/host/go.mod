@@ -1,0 +1,10 @@
+module example.com/greeter/host
+
+go 1.24
+
+require (
+	example.com/greeter/api v0.0.0
+	golang.org/x/text v0.21.0
+)
+
+replace example.com/greeter/api => ../api

@@ -1,0 +1,15 @@
+// Package images holds the recipes of the images pbuild builds on:
+//
+//   - mkbase.sh makes the base image (a shell, gcc, libc headers and CA roots)
+//     with debootstrap and `docker import`, with no registry at all;
+//   - toolchain.Dockerfile adds one verified Go toolchain to that base.
+//
+// The Dockerfile is embedded so the pbuild binary carries its own recipe.
+package images
+
+import _ "embed"
+
+// ToolchainDockerfile is the recipe of the toolchain image.
+//
+//go:embed toolchain.Dockerfile
+var ToolchainDockerfile []byte

@@ -1,0 +1,121 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Label is set on every container pbuild starts, so that leftovers can be
+// found (`docker ps -a --filter label=pbuild`) and tests can prove there are
+// none.
+const Label = "pbuild"
+
+// ErrNotFound is returned (wrapped) by engines for a missing image or container.
+var ErrNotFound = errors.New("not found")
+
+// Mount attaches a named volume, which the engine creates on first use.
+type Mount struct {
+	Volume string
+	Target string
+}
+
+// Spec describes a container to create. The container's main process only
+// keeps it alive; work runs in it through Exec.
+type Spec struct {
+	Image  string
+	Step   string // what the container is for, recorded in a label
+	Env    []string
+	Mounts []Mount
+	// Network allows the container to reach the network; without it the
+	// container has none (only loopback).
+	Network bool
+}
+
+// Exec is one command run inside a started container.
+type Exec struct {
+	Cmd    []string
+	Env    []string
+	Dir    string
+	Stdout io.Writer // nil discards
+	Stderr io.Writer // nil discards
+}
+
+// Engine is what pbuild needs of a container engine.
+type Engine interface {
+	// Create creates (but does not start) a container and returns its ID.
+	Create(ctx context.Context, spec Spec) (string, error)
+	Start(ctx context.Context, id string) error
+	// CopyTo extracts the tar stream into dir inside the container.
+	CopyTo(ctx context.Context, id, dir string, tar io.Reader) error
+	// CopyFrom returns a tar stream of path inside the container; its
+	// entries are named after the last element of path.
+	CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error)
+	// Exec runs a command to completion and returns its exit code.
+	Exec(ctx context.Context, id string, e Exec) (int, error)
+	// Remove kills and removes the container.
+	Remove(ctx context.Context, id string) error
+}
+
+// removeTimeout bounds the clean-up of a container once its context is gone.
+const removeTimeout = 30 * time.Second
+
+// Use creates and starts a container for spec, calls fn with it and removes it
+// afterwards, whatever fn returned and also when ctx was cancelled.
+func Use(ctx context.Context, eng Engine, spec Spec, fn func(c *Container) error) (err error) {
+	id, err := eng.Create(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("create %s container: %w", spec.Step, err)
+	}
+	defer func() {
+		// The caller's context may be cancelled (Ctrl-C): clean up anyway.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+		defer cancel()
+		if rerr := eng.Remove(rctx, id); rerr != nil && err == nil {
+			err = fmt.Errorf("remove %s container: %w", spec.Step, rerr)
+		}
+	}()
+	if err := eng.Start(ctx, id); err != nil {
+		return fmt.Errorf("start %s container: %w", spec.Step, err)
+	}
+	return fn(&Container{eng: eng, id: id, step: spec.Step})
+}
+
+// Container is a started container handed to the function given to Use.
+type Container struct {
+	eng  Engine
+	id   string
+	step string
+}
+
+// ID is the engine's ID of the container.
+func (c *Container) ID() string { return c.id }
+
+// CopyTo extracts a tar stream into dir in the container.
+func (c *Container) CopyTo(ctx context.Context, dir string, tar io.Reader) error {
+	if err := c.eng.CopyTo(ctx, c.id, dir, tar); err != nil {
+		return fmt.Errorf("copy into %s container: %w", c.step, err)
+	}
+	return nil
+}
+
+// CopyFrom streams path out of the container as a tar archive.
+func (c *Container) CopyFrom(ctx context.Context, path string) (io.ReadCloser, error) {
+	rc, err := c.eng.CopyFrom(ctx, c.id, path)
+	if err != nil {
+		return nil, fmt.Errorf("copy %s out of %s container: %w", path, c.step, err)
+	}
+	return rc, nil
+}
+
+// Exec runs a command and returns its exit code; a non-zero exit code is not
+// an error here, so callers can attach their own diagnosis.
+func (c *Container) Exec(ctx context.Context, e Exec) (int, error) {
+	code, err := c.eng.Exec(ctx, c.id, e)
+	if err != nil {
+		return code, fmt.Errorf("exec %q in %s container: %w", e.Cmd, c.step, err)
+	}
+	return code, nil
+}

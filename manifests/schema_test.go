@@ -1,0 +1,303 @@
+package manifests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+type schemaNode = map[string]any
+
+func loadSchema(t *testing.T) schemaNode {
+	t.Helper()
+	var s schemaNode
+	if err := json.Unmarshal(Schema(), &s); err != nil {
+		t.Fatalf("parsing embedded schema: %v", err)
+	}
+	return s
+}
+
+// resolve follows local "$ref": "#/$defs/<name>" references.
+func resolve(t *testing.T, root, n schemaNode) schemaNode {
+	t.Helper()
+	for {
+		ref, ok := n["$ref"].(string)
+		if !ok {
+			return n
+		}
+		name, ok := strings.CutPrefix(ref, "#/$defs/")
+		if !ok {
+			t.Fatalf("unsupported $ref %q", ref)
+		}
+		def, ok := root["$defs"].(schemaNode)[name].(schemaNode)
+		if !ok {
+			t.Fatalf("$ref %q does not resolve", ref)
+		}
+		n = def
+	}
+}
+
+func TestSchemaHeader(t *testing.T) {
+	s := loadSchema(t)
+	if s["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema = %v, want draft 2020-12", s["$schema"])
+	}
+	sv := resolve(t, s, s["properties"].(schemaNode)["schemaVersion"].(schemaNode))
+	if sv["const"] != float64(SchemaVersion) {
+		t.Errorf("schemaVersion const = %v, want %d", sv["const"], SchemaVersion)
+	}
+	kind := resolve(t, s, resolve(t, s, s["$defs"].(schemaNode)["artifact"].(schemaNode))["properties"].(schemaNode)["kind"].(schemaNode))
+	if !reflect.DeepEqual(kind["enum"], []any{KindHost, KindPlugin}) {
+		t.Errorf("artifact kind enum = %v", kind["enum"])
+	}
+	for _, re := range collectPatterns(s) {
+		if _, err := regexp.Compile(re); err != nil {
+			t.Errorf("schema pattern %q: %v", re, err)
+		}
+	}
+}
+
+func collectPatterns(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		if p, ok := v["pattern"].(string); ok {
+			out = append(out, p)
+		}
+		for _, e := range v {
+			out = append(out, collectPatterns(e)...)
+		}
+	case []any:
+		for _, e := range v {
+			out = append(out, collectPatterns(e)...)
+		}
+	}
+	return out
+}
+
+// TestSchemaMatchesTypes walks the Go types and the schema side by side.
+func TestSchemaMatchesTypes(t *testing.T) {
+	s := loadSchema(t)
+	checkSchemaType(t, s, s, reflect.TypeFor[Manifest](), "#")
+}
+
+func checkSchemaType(t *testing.T, root, n schemaNode, typ reflect.Type, at string) {
+	t.Helper()
+	n = resolve(t, root, n)
+	want := map[reflect.Kind]string{
+		reflect.String: "string", reflect.Int: "integer", reflect.Int64: "integer", reflect.Bool: "boolean",
+		reflect.Struct: "object", reflect.Map: "object", reflect.Slice: "array",
+	}[typ.Kind()]
+	if want == "" {
+		t.Fatalf("%s: no schema type for Go kind %s", at, typ.Kind())
+	}
+	if n["type"] != want {
+		t.Errorf("%s: schema type %v, Go type %s wants %q", at, n["type"], typ, want)
+		return
+	}
+	switch typ.Kind() {
+	case reflect.Struct:
+		if n["additionalProperties"] != false {
+			t.Errorf("%s: additionalProperties is %v, want false", at, n["additionalProperties"])
+		}
+		props, _ := n["properties"].(schemaNode)
+		var fields, required []string
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, omitempty := jsonField(f)
+			if name == "" {
+				continue
+			}
+			fields = append(fields, name)
+			if !omitempty {
+				required = append(required, name)
+			}
+			p, ok := props[name].(schemaNode)
+			if !ok {
+				t.Errorf("%s: field %s (%s.%s) missing from schema properties", at, name, typ.Name(), f.Name)
+				continue
+			}
+			checkSchemaType(t, root, p, f.Type, at+"/"+name)
+		}
+		for name := range props {
+			if !slices.Contains(fields, name) {
+				t.Errorf("%s: schema property %q has no Go field in %s", at, name, typ)
+			}
+		}
+		var schemaRequired []string
+		for _, r := range n["required"].([]any) {
+			schemaRequired = append(schemaRequired, r.(string))
+		}
+		sort.Strings(required)
+		sort.Strings(schemaRequired)
+		if !slices.Equal(required, schemaRequired) {
+			t.Errorf("%s: schema required %q, Go non-omitempty fields %q", at, schemaRequired, required)
+		}
+	case reflect.Map:
+		ap, ok := n["additionalProperties"].(schemaNode)
+		if !ok {
+			t.Errorf("%s: map type %s needs an additionalProperties schema", at, typ)
+			return
+		}
+		checkSchemaType(t, root, ap, typ.Elem(), at+"/*")
+	case reflect.Slice:
+		items, ok := n["items"].(schemaNode)
+		if !ok {
+			t.Errorf("%s: array without items", at)
+			return
+		}
+		checkSchemaType(t, root, items, typ.Elem(), at+"/[]")
+	}
+}
+
+// validate is a small JSON Schema checker covering the keywords the manifest
+// schema uses: $ref (local), type, required, properties,
+// additionalProperties, items, pattern, enum, const, minLength, minimum.
+func validate(root, n schemaNode, v any, at string) []string {
+	for {
+		ref, ok := n["$ref"].(string)
+		if !ok {
+			break
+		}
+		n = root["$defs"].(schemaNode)[strings.TrimPrefix(ref, "#/$defs/")].(schemaNode)
+	}
+	var errs []string
+	fail := func(format string, args ...any) { errs = append(errs, at+": "+fmt.Sprintf(format, args...)) }
+	if typ, ok := n["type"].(string); ok {
+		okType := false
+		switch x := v.(type) {
+		case map[string]any:
+			okType = typ == "object"
+		case []any:
+			okType = typ == "array"
+		case string:
+			okType = typ == "string"
+		case bool:
+			okType = typ == "boolean"
+		case float64:
+			okType = typ == "number" || (typ == "integer" && x == float64(int64(x)))
+		}
+		if !okType {
+			fail("%v is not of type %s", v, typ)
+			return errs
+		}
+	}
+	if c, ok := n["const"]; ok && !reflect.DeepEqual(c, v) {
+		fail("%v != const %v", v, c)
+	}
+	if e, ok := n["enum"].([]any); ok && !slices.ContainsFunc(e, func(x any) bool { return reflect.DeepEqual(x, v) }) {
+		fail("%v not in enum %v", v, e)
+	}
+	if s, ok := v.(string); ok {
+		if p, ok := n["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(s) {
+			fail("%q does not match %s", s, p)
+		}
+		if ml, ok := n["minLength"].(float64); ok && float64(len([]rune(s))) < ml {
+			fail("%q shorter than %v", s, ml)
+		}
+	}
+	if f, ok := v.(float64); ok {
+		if min, ok := n["minimum"].(float64); ok && f < min {
+			fail("%v below minimum %v", f, min)
+		}
+	}
+	if obj, ok := v.(map[string]any); ok {
+		for _, r := range asSlice(n["required"]) {
+			if _, ok := obj[r.(string)]; !ok {
+				fail("missing required property %q", r)
+			}
+		}
+		props, _ := n["properties"].(schemaNode)
+		for k, pv := range obj {
+			if ps, ok := props[k].(schemaNode); ok {
+				errs = append(errs, validate(root, ps, pv, at+"/"+k)...)
+				continue
+			}
+			switch ap := n["additionalProperties"].(type) {
+			case bool:
+				if !ap {
+					fail("property %q not allowed", k)
+				}
+			case schemaNode:
+				errs = append(errs, validate(root, ap, pv, at+"/"+k)...)
+			}
+		}
+	}
+	if arr, ok := v.([]any); ok {
+		if items, ok := n["items"].(schemaNode); ok {
+			for i, e := range arr {
+				errs = append(errs, validate(root, items, e, fmt.Sprintf("%s/%d", at, i))...)
+			}
+		}
+	}
+	return errs
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}
+
+func TestGoldenValidatesAgainstSchema(t *testing.T) {
+	root := loadSchema(t)
+	data, err := os.ReadFile(goldenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range validate(root, root, doc, "#") {
+		t.Error(e)
+	}
+
+	// The checker must actually reject things.
+	bad := []struct {
+		name string
+		edit func(d map[string]any)
+	}{
+		{"abiKey pattern", func(d map[string]any) { d["abiKey"] = "md5:abc" }},
+		{"unknown property", func(d map[string]any) { d["toolchain"].(map[string]any)["extra"] = "x" }},
+		{"missing required", func(d map[string]any) { delete(d["build"].(map[string]any), "ldflags") }},
+		{"wrong type", func(d map[string]any) { d["modules"] = map[string]any{} }},
+		{"bad sum", func(d map[string]any) { d["modules"].([]any)[0].(map[string]any)["sum"] = "h1:short=" }},
+		{"bad package hash", func(d map[string]any) {
+			d["artifacts"].([]any)[0].(map[string]any)["packages"].(map[string]any)["fmt"] = "XYZ"
+		}},
+		{"bad kind", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["kind"] = "library" }},
+		{"schemaVersion", func(d map[string]any) { d["schemaVersion"] = 2 }},
+	}
+	for _, b := range bad {
+		var d map[string]any
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatal(err)
+		}
+		b.edit(d)
+		if errs := validate(root, root, d, "#"); len(errs) == 0 {
+			t.Errorf("%s: schema accepted an invalid manifest", b.name)
+		}
+	}
+}
+
+func TestEmptyManifestValidatesAgainstSchemaShape(t *testing.T) {
+	// A zero manifest has invalid strings (empty digests) but must still have
+	// the right shape: every required field present and correctly typed.
+	root := loadSchema(t)
+	data := writeBytes(t, &Manifest{Artifacts: []Artifact{{Kind: KindPlugin}}, Modules: []Module{{}}})
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range validate(root, root, doc, "#") {
+		if strings.Contains(e, "missing required") || strings.Contains(e, "not of type") || strings.Contains(e, "not allowed") {
+			t.Error(e)
+		}
+	}
+}

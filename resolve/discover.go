@@ -1,0 +1,256 @@
+package resolve
+
+import (
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+)
+
+// Kinds of artifact.
+const (
+	KindHost   = "host"
+	KindPlugin = "plugin"
+)
+
+// Target is an artifact to build: the directory of a main package.
+type Target struct {
+	Name string
+	Kind string
+	Dir  string // absolute
+}
+
+// Module is a local module of the workspace.
+type Module struct {
+	Path string // module path
+	Dir  string // absolute directory on the host
+	Rel  string // slash path of Dir relative to the workspace root
+	File *modfile.File
+}
+
+// Package is a target placed in the workspace.
+type Package struct {
+	Target
+	ImportPath string  // also the plugin's pluginpath
+	Module     *Module // the module holding it
+	Rel        string  // slash path of the package directory relative to the root
+}
+
+// Workspace is every local module the targets need, under one root.
+type Workspace struct {
+	Root     string    // absolute; the deepest directory holding every module
+	Modules  []*Module // sorted by Rel
+	Packages []Package // in target order
+}
+
+// TargetError is a target that cannot be built as asked.
+type TargetError struct {
+	Name, Kind, Dir string
+	Msg             string
+	hint            string
+}
+
+func (e *TargetError) Error() string {
+	return fmt.Sprintf("%s %s (%s): %s", e.Kind, e.Name, e.Dir, e.Msg)
+}
+
+// Hint tells the user what to do.
+func (e *TargetError) Hint() string { return e.hint }
+
+// Discover finds the modules of targets and of their local replacements.
+func Discover(targets []Target) (*Workspace, error) {
+	mods := map[string]*Module{} // by Dir
+	byPath := map[string]*Module{}
+	var pkgs []Package
+	add := func(dir string) (*Module, error) {
+		if m, ok := mods[dir]; ok {
+			return m, nil
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err != nil {
+			return nil, fmt.Errorf("read module %s: %w", dir, err)
+		}
+		f, err := modfile.Parse(filepath.Join(dir, "go.mod"), data, nil)
+		if err != nil {
+			return nil, err
+		}
+		if f.Module == nil {
+			return nil, fmt.Errorf("%s: no module directive", filepath.Join(dir, "go.mod"))
+		}
+		if other, ok := byPath[f.Module.Mod.Path]; ok {
+			return nil, &ModuleError{Path: f.Module.Mod.Path, Msg: fmt.Sprintf("declared twice, in %s and %s", other.Dir, dir)}
+		}
+		m := &Module{Path: f.Module.Mod.Path, Dir: dir, File: f}
+		mods[dir], byPath[m.Path] = m, m
+		return m, nil
+	}
+	for _, t := range targets {
+		fail := func(msg, hint string) error {
+			return &TargetError{Name: t.Name, Kind: t.Kind, Dir: t.Dir, Msg: msg, hint: hint}
+		}
+		fi, err := os.Stat(t.Dir)
+		if err != nil || !fi.IsDir() {
+			return nil, fail("directory does not exist", "fix the path in the config")
+		}
+		modDir, ok := findModule(t.Dir)
+		if !ok {
+			return nil, fail("not inside a Go module (no go.mod above it)", "run `go mod init` for it")
+		}
+		m, err := add(modDir)
+		if err != nil {
+			return nil, err
+		}
+		name, err := packageName(t.Dir)
+		if err != nil {
+			return nil, fail(err.Error(), "point the path at a directory holding a main package")
+		}
+		if name != "main" {
+			return nil, fail(fmt.Sprintf("package %s is not a main package", name), "a "+t.Kind+" must be package main")
+		}
+		rel, _ := filepath.Rel(modDir, t.Dir)
+		ip := m.Path
+		if rel != "." {
+			ip = path.Join(m.Path, filepath.ToSlash(rel))
+		}
+		for _, p := range pkgs {
+			if p.ImportPath == ip && p.Kind == KindPlugin && t.Kind == KindPlugin {
+				return nil, fail(fmt.Sprintf("pluginpath %s is also plugin %s's", ip, p.Name),
+					"two plugins with one pluginpath cannot be loaded into one process: give each its own package path")
+			}
+		}
+		pkgs = append(pkgs, Package{Target: t, ImportPath: ip, Module: m})
+	}
+	// Follow local replacements, transitively.
+	for queue := sortedModules(mods); len(queue) > 0; queue = queue[1:] {
+		m := queue[0]
+		for _, r := range m.File.Replace {
+			if r.New.Version != "" || !modfile.IsDirectoryPath(r.New.Path) {
+				continue
+			}
+			dir := r.New.Path
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(m.Dir, filepath.FromSlash(dir))
+			}
+			dir = filepath.Clean(dir)
+			if _, seen := mods[dir]; seen {
+				continue
+			}
+			nm, err := add(dir)
+			if err != nil {
+				return nil, &ModuleError{Path: r.Old.Path, Msg: fmt.Sprintf("replaced by %s in %s: %v", r.New.Path, m.Path, err)}
+			}
+			queue = append(queue, nm)
+		}
+	}
+	ws := &Workspace{Root: commonRoot(mods), Modules: sortedModules(mods)}
+	for _, m := range ws.Modules {
+		m.Rel = slashRel(ws.Root, m.Dir)
+	}
+	sort.Slice(ws.Modules, func(i, j int) bool { return ws.Modules[i].Rel < ws.Modules[j].Rel })
+	for i := range pkgs {
+		pkgs[i].Rel = slashRel(ws.Root, pkgs[i].Dir)
+	}
+	ws.Packages = pkgs
+	return ws, nil
+}
+
+// ModuleError is a problem with a local module.
+type ModuleError struct {
+	Path, Msg string
+}
+
+func (e *ModuleError) Error() string { return fmt.Sprintf("module %s: %s", e.Path, e.Msg) }
+
+// Hint tells the user what to do.
+func (e *ModuleError) Hint() string {
+	return "check the module's go.mod and the replace directives that point at it"
+}
+
+func sortedModules(mods map[string]*Module) []*Module {
+	out := make([]*Module, 0, len(mods))
+	for _, m := range mods {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
+	return out
+}
+
+func slashRel(root, dir string) string {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil {
+		return filepath.ToSlash(dir)
+	}
+	return filepath.ToSlash(rel)
+}
+
+// findModule returns the directory of the go.mod governing dir.
+func findModule(dir string) (string, bool) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && !fi.IsDir() {
+			return d, true
+		}
+		if filepath.Dir(d) == d {
+			return "", false
+		}
+	}
+}
+
+// commonRoot is the deepest directory holding every module.
+func commonRoot(mods map[string]*Module) string {
+	root := ""
+	for dir := range mods {
+		if root == "" {
+			root = dir
+			continue
+		}
+		for !within(root, dir) {
+			root = filepath.Dir(root)
+		}
+	}
+	return root
+}
+
+func within(root, dir string) bool {
+	rel, err := filepath.Rel(root, dir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// packageName reads the package clause of the non-test Go files in dir.
+func packageName(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	fset := token.NewFileSet()
+	names := map[string]bool{}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, parser.PackageClauseOnly)
+		if err != nil {
+			return "", err
+		}
+		names[f.Name.Name] = true
+	}
+	switch len(names) {
+	case 0:
+		return "", errors.New("no Go files")
+	case 1:
+		for n := range names {
+			return n, nil
+		}
+	}
+	if names["main"] {
+		return "main", nil
+	}
+	return "", errors.New("more than one package")
+}

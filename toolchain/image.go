@@ -1,0 +1,263 @@
+package toolchain
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pbuild/pbuild/images"
+	"github.com/pbuild/pbuild/internal/container"
+)
+
+// Engine is what the toolchain needs of a container engine.
+type Engine interface {
+	container.Engine
+	// ImageID returns a local image's ID, or an error wrapping
+	// container.ErrNotFound.
+	ImageID(ctx context.Context, ref string) (string, error)
+	// BuildImage builds a tagged image from a tar build context.
+	BuildImage(ctx context.Context, tag string, buildContext io.Reader, args, labels map[string]string) (string, error)
+}
+
+// Spec names the toolchain to make.
+type Spec struct {
+	Go     string // exact release, "1.24.4"
+	Base   string // base image reference
+	Sum    string // pinned h1 hash of the toolchain zip, or empty
+	GOOS   string
+	GOARCH string
+}
+
+// Toolchain is a verified toolchain image, ready to run builds.
+type Toolchain struct {
+	Go          string // "go1.24.4"
+	Module      string // golang.org/toolchain@v0.0.1-go1.24.4.linux-amd64
+	ModuleSum   string
+	BaseImage   string
+	BaseImageID string
+	Image       string // tag
+	ImageID     string
+	GOOS        string
+	GOARCH      string
+	GOAMD64     string // the toolchain's default
+	CC          string // first line of `cc --version`
+}
+
+// BaseImageError is a missing base image.
+type BaseImageError struct {
+	Ref string
+	Err error
+}
+
+func (e *BaseImageError) Error() string { return fmt.Sprintf("base image %s: %v", e.Ref, e.Err) }
+func (e *BaseImageError) Unwrap() error { return e.Err }
+
+// Hint tells the user what to try.
+func (e *BaseImageError) Hint() string {
+	return "make it without a registry: images/mkbase.sh " + e.Ref
+}
+
+// Maker makes toolchain images.
+type Maker struct {
+	Engine  Engine
+	Fetcher *Fetcher
+	// OnStep, when set, is told what the maker is doing.
+	OnStep func(msg string)
+}
+
+func (m *Maker) step(format string, args ...any) {
+	if m.OnStep != nil {
+		m.OnStep(fmt.Sprintf(format, args...))
+	}
+}
+
+// ImageTag is the content-derived tag of the toolchain image for a base image
+// ID and toolchain hash.
+func ImageTag(goVersion, baseImageID, moduleSum string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "base %s\ntoolchain %s\nrecipe ", baseImageID, moduleSum)
+	h.Write(images.ToolchainDockerfile)
+	return fmt.Sprintf("pbuild/toolchain:go%s-%s", goVersion, hex.EncodeToString(h.Sum(nil))[:12])
+}
+
+// Ensure returns the toolchain image for spec, making it when it is missing,
+// and asserts that it runs the pinned Go release.
+func (m *Maker) Ensure(ctx context.Context, spec Spec) (*Toolchain, error) {
+	baseID, err := m.Engine.ImageID(ctx, spec.Base)
+	if err != nil {
+		if errors.Is(err, container.ErrNotFound) {
+			return nil, &BaseImageError{Ref: spec.Base, Err: errors.New("not present in the engine (nothing is pulled)")}
+		}
+		return nil, err
+	}
+	version := ModuleVersion(spec.Go, spec.GOOS, spec.GOARCH)
+	m.step("fetch %s@%s", ModulePath, version)
+	fetched, err := m.Fetcher.Fetch(ctx, version, spec.Sum)
+	if err != nil {
+		return nil, err
+	}
+	tag := ImageTag(spec.Go, baseID, fetched.Sum)
+	id, err := m.Engine.ImageID(ctx, tag)
+	switch {
+	case errors.Is(err, container.ErrNotFound):
+		m.step("make image %s", tag)
+		id, err = m.build(ctx, tag, spec, baseID, fetched)
+		if err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		m.step("reuse image %s", tag)
+	}
+	tc := &Toolchain{
+		Go:          "go" + spec.Go,
+		Module:      fetched.Module,
+		ModuleSum:   fetched.Sum,
+		BaseImage:   spec.Base,
+		BaseImageID: baseID,
+		Image:       tag,
+		ImageID:     id,
+	}
+	if err := m.probe(ctx, tc); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+func (m *Maker) build(ctx context.Context, tag string, spec Spec, baseID string, f *Fetched) (string, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeBuildContext(pw, f.Zip)) }()
+	defer pr.Close()
+	id, err := m.Engine.BuildImage(ctx, tag, pr,
+		map[string]string{"BASE": spec.Base},
+		map[string]string{
+			"org.pbuild.go":            spec.Go,
+			"org.pbuild.toolchain":     f.Module,
+			"org.pbuild.toolchain.sum": f.Sum,
+			"org.pbuild.base":          spec.Base,
+			"org.pbuild.base.id":       baseID,
+		})
+	if err != nil {
+		return "", fmt.Errorf("make toolchain image: %w", err)
+	}
+	return id, nil
+}
+
+// probeScript prints what pbuild asserts and records about the toolchain.
+const probeScript = `go version && go env GOOS GOARCH GOAMD64 && cc --version | head -n 1`
+
+// probe runs the toolchain once to assert its version and read its platform
+// and C compiler.
+func (m *Maker) probe(ctx context.Context, tc *Toolchain) error {
+	var out, errOut bytes.Buffer
+	err := container.Use(ctx, m.Engine, container.Spec{Image: tc.Image, Step: "toolchain"}, func(c *container.Container) error {
+		code, err := c.Exec(ctx, container.Exec{Cmd: []string{"sh", "-c", probeScript}, Stdout: &out, Stderr: &errOut})
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return fmt.Errorf("probe toolchain image %s: exit %d: %s", tc.Image, code, strings.TrimSpace(errOut.String()))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 5 {
+		return fmt.Errorf("probe toolchain image %s: unexpected output %q", tc.Image, out.String())
+	}
+	fields := strings.Fields(lines[0]) // go version go1.24.4 linux/amd64
+	if len(fields) < 4 || fields[2] != tc.Go {
+		return &MismatchError{Image: tc.Image, Want: tc.Go, Got: lines[0]}
+	}
+	tc.GOOS, tc.GOARCH, tc.GOAMD64 = lines[1], lines[2], lines[3]
+	tc.CC = strings.TrimSpace(lines[4])
+	return nil
+}
+
+// writeBuildContext streams the image's build context: the recipe as
+// Dockerfile and the toolchain module's files under go/, with the exec bits
+// the module zip cannot carry restored.
+func writeBuildContext(w io.Writer, zipPath string) error {
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		return fmt.Errorf("open toolchain zip: %w", err)
+	}
+	defer zr.Close()
+	tw := tar.NewWriter(w)
+	epoch := time.Unix(0, 0)
+	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(images.ToolchainDockerfile)), ModTime: epoch}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(images.ToolchainDockerfile); err != nil {
+		return err
+	}
+	dirs := map[string]bool{}
+	for _, zf := range zr.File {
+		// Entries are "golang.org/toolchain@VERSION/<goroot path>".
+		_, rel, ok := strings.Cut(zf.Name, "@")
+		if !ok {
+			return fmt.Errorf("toolchain zip: unexpected entry %q", zf.Name)
+		}
+		_, rel, ok = strings.Cut(rel, "/")
+		if !ok || rel == "" || strings.HasSuffix(rel, "/") {
+			continue
+		}
+		name := path.Join("go", rel)
+		if err := writeParents(tw, dirs, path.Dir(name), epoch); err != nil {
+			return err
+		}
+		mode := int64(0o644)
+		if isExecutable(rel) {
+			mode = 0o755
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(zf.UncompressedSize64), ModTime: epoch}); err != nil {
+			return err
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(tw, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("toolchain zip %s: %w", zf.Name, err)
+		}
+	}
+	return tw.Close()
+}
+
+func writeParents(tw *tar.Writer, seen map[string]bool, dir string, mtime time.Time) error {
+	if dir == "." || seen[dir] {
+		return nil
+	}
+	if err := writeParents(tw, seen, path.Dir(dir), mtime); err != nil {
+		return err
+	}
+	seen[dir] = true
+	return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: mtime})
+}
+
+// isExecutable reports whether a GOROOT-relative file is a program: the go
+// command and gofmt in bin/, the compiler, linker and friends in pkg/tool/.
+func isExecutable(rel string) bool {
+	parts := strings.Split(rel, "/")
+	switch {
+	case len(parts) == 2 && parts[0] == "bin":
+		return true
+	case len(parts) == 4 && parts[0] == "pkg" && parts[1] == "tool":
+		return true
+	}
+	return false
+}
