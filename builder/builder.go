@@ -79,7 +79,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	}
 	opts.event("plan", "%d artifacts in %d local modules under %s", len(ws.Packages), len(ws.Modules), ws.Root)
 
-	maker := &toolchain.Maker{Engine: opts.Engine, Fetcher: opts.Fetcher, OnStep: func(m string) { opts.event("toolchain", "%s", m) }}
+	maker := &toolchain.Maker{Engine: opts.Engine, Fetcher: opts.Fetcher, Project: cfg.File, OnStep: func(m string) { opts.event("toolchain", "%s", m) }}
 	tc, err := maker.Ensure(ctx, toolchain.Spec{Go: cfg.Toolchain.Go, Base: cfg.Toolchain.Base, Sum: cfg.Toolchain.Sum, GOOS: opts.GOOS, GOARCH: opts.GOARCH})
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	}
 
 	opts.event("resolve", "go work vendor over %d modules", len(ws.Modules))
-	res, err := (&resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}).Run(ctx, ws, stage)
+	res, err := (&resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Project: cfg.File, Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}).Run(ctx, ws, stage)
 	if err != nil {
 		return nil, err
 	}
@@ -233,10 +233,11 @@ func buildArtifacts(ctx context.Context, cfg *config.Config, ws *resolve.Workspa
 		env = append(env, k+"="+m.Build.Env[k])
 	}
 	err = container.Use(ctx, opts.Engine, container.Spec{
-		Image:  tc.Image,
-		Step:   "build",
-		Env:    env,
-		Mounts: []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}},
+		Image:   tc.Image,
+		Step:    "build",
+		Project: cfg.File,
+		Env:     env,
+		Mounts:  []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}},
 	}, func(c *container.Container) error {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(archive.WriteDir(pw, stage, "src")) }()

@@ -312,7 +312,8 @@ func (p *parser) finish() error {
 }
 
 // checkOutput makes sure that replacing the output directory cannot destroy
-// the config directory or any artifact's sources.
+// the config directory or any artifact's sources. An output directory inside
+// an artifact's directory is fine: builds never read it.
 func (p *parser) checkOutput() error {
 	out := p.cfg.OutputDir()
 	shown := p.cfg.Output
@@ -333,8 +334,6 @@ func (p *parser) checkOutput() error {
 			rel = "is the same directory as"
 		case within(out, a.path):
 			rel = "contains"
-		case within(a.path, out):
-			rel = "is inside"
 		default:
 			continue
 		}

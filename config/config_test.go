@@ -583,28 +583,6 @@ output: plugins
 `,
 			want: `pbuild.yaml:6: output: plugins contains plugins[0].path (line 5); pbuild replaces the output directory on every build`,
 		},
-		{
-			name: "output inside a plugin",
-			yaml: `version: 1
-toolchain: {go: 1.24.4}
-host: {name: greeter, path: ./host}
-plugins:
-  - {name: hello, path: ./plugins/hello}
-output: ./plugins/hello/dist
-`,
-			want: `pbuild.yaml:6: output: ./plugins/hello/dist is inside plugins[0].path (line 5); pbuild replaces the output directory on every build`,
-		},
-		{
-			name: "default output inside the host",
-			yaml: `version: 1
-toolchain: {go: 1.24.4}
-host:
-  name: greeter
-  path: .
-`,
-			want: `pbuild.yaml: output: dist (the default) is inside host.path (line 5); pbuild replaces the output directory on every build`,
-		},
-
 		// The first problem in file order wins.
 		{
 			name: "first problem wins over a later unknown field",
@@ -770,6 +748,8 @@ func TestParseAccepts(t *testing.T) {
 		{"host at the project root with output elsewhere", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: .}\nplugins: [{name: p, path: plugins/hello}]\noutput: ../dist\n"},
 		{"plugin inside host", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: plugins}\nplugins: [{name: p, path: plugins/hello}]\n"},
 		{"output inside the project", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\noutput: build/out\n"},
+		{"output inside a plugin", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nplugins: [{name: p, path: plugins/hello}]\noutput: plugins/hello/dist\n"},
+		{"default output inside the host at the project root", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: .}\n"},
 		{"name of 64 characters", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: " + strings.Repeat("x", 64) + ", path: host}\n"},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,8 @@ const CABundlePath = "/etc/pbuild/ca-certificates.crt"
 type Resolver struct {
 	Engine container.Engine
 	Image  string
+	// Project labels the container (see container.Spec).
+	Project string
 	// Env is forwarded into the container: GOPROXY, GOPRIVATE, GONOSUMDB,
 	// GOSUMDB, GOFLAGS, proxies (KEY=VALUE).
 	Env []string
@@ -100,6 +102,7 @@ func (r *Resolver) Run(ctx context.Context, ws *Workspace, dir string) (*Result,
 	err := container.Use(ctx, r.Engine, container.Spec{
 		Image:   r.Image,
 		Step:    "resolve",
+		Project: r.Project,
 		Env:     env,
 		Network: true,
 		Mounts:  []container.Mount{{Volume: ModCacheVolume, Target: "/go/pkg/mod"}},

@@ -3,6 +3,8 @@ package toolchain
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -65,7 +67,23 @@ func (f *Fetcher) Fetch(ctx context.Context, version, pinned string) (*Fetched, 
 			return nil, &FetchError{Module: mv.String(), Err: err}
 		}
 	}
-	sum, err := dirhash.HashZip(zipPath, dirhash.Hash1)
+	fileSum, err := fileSHA256(zipPath)
+	if err != nil {
+		return nil, &FetchError{Module: mv.String(), Err: err}
+	}
+	// Like the go command's .ziphash, the h1 hash verified once is recorded
+	// beside the zip, with the zip's own sha256: the same bytes need
+	// neither unzipping nor the checksum database again.
+	sum := ""
+	if data, err := os.ReadFile(zipPath + "hash"); err == nil {
+		if h1, fs, ok := strings.Cut(strings.TrimSpace(string(data)), " "); ok && fs == fileSum {
+			sum = h1
+		}
+	}
+	if sum != "" && (pinned == "" || pinned == sum) {
+		return &Fetched{Module: mv.String(), Zip: zipPath, Sum: sum}, nil
+	}
+	sum, err = dirhash.HashZip(zipPath, dirhash.Hash1)
 	if err != nil {
 		os.Remove(zipPath)
 		return nil, &FetchError{Module: mv.String(), Err: fmt.Errorf("hash zip: %w", err)}
@@ -81,9 +99,26 @@ func (f *Fetcher) Fetch(ctx context.Context, version, pinned string) (*Fetched, 
 	if sum != want {
 		// Never keep a file that failed verification.
 		os.Remove(zipPath)
+		os.Remove(zipPath + "hash")
 		return nil, &ChecksumError{Module: mv.String(), Got: sum, Want: want, Source: source}
 	}
+	if err := writeFileAtomic(zipPath+"hash", []byte(sum+" "+fileSum+"\n")); err != nil {
+		return nil, fmt.Errorf("record verified hash: %w", err)
+	}
 	return &Fetched{Module: mv.String(), Zip: zipPath, Sum: sum}, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // zipRel is the proxy path of a module version's zip.
@@ -114,10 +149,24 @@ func (f *Fetcher) Cached(version string) (zipPath, sum string, ok bool) {
 	return zipPath, sum, true
 }
 
-// proxies returns the usable proxy base URLs of the GOPROXY list.
-func (f *Fetcher) proxies() []string {
-	var out []string
-	for _, p := range strings.FieldsFunc(f.Proxy, func(r rune) bool { return r == ',' || r == '|' }) {
+// goproxy is one usable entry of the GOPROXY list.
+type goproxy struct {
+	url string
+	// anyError is set when a "|" follows the entry: the next entry is
+	// tried after any error, not only after "not found" (",").
+	anyError bool
+}
+
+// proxies returns the usable proxies of the GOPROXY list.
+func (f *Fetcher) proxies() []goproxy {
+	var out []goproxy
+	for rest := f.Proxy; rest != ""; {
+		p, sep := rest, byte(0)
+		if i := strings.IndexAny(rest, ",|"); i >= 0 {
+			p, sep, rest = rest[:i], rest[i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		p = strings.TrimSpace(p)
 		if p == "" || p == "direct" || p == "off" {
 			continue
@@ -125,7 +174,7 @@ func (f *Fetcher) proxies() []string {
 		if !strings.Contains(p, "://") {
 			p = "https://" + p
 		}
-		out = append(out, strings.TrimSuffix(p, "/"))
+		out = append(out, goproxy{url: strings.TrimSuffix(p, "/"), anyError: sep == '|'})
 	}
 	return out
 }
@@ -141,12 +190,12 @@ func (f *Fetcher) download(ctx context.Context, rel, dst string) error {
 	}
 	var errs []error
 	for _, p := range proxies {
-		err := f.downloadFrom(ctx, p+"/"+rel, dst)
+		err := f.downloadFrom(ctx, p.url+"/"+rel, dst)
 		if err == nil {
 			return nil
 		}
 		errs = append(errs, err)
-		if !errors.Is(err, errNotOnProxy) {
+		if !errors.Is(err, errNotOnProxy) && !p.anyError {
 			break
 		}
 	}
@@ -249,7 +298,7 @@ func (f *Fetcher) sumdbBase(ctx context.Context, name string, explicit []string)
 		return strings.TrimSuffix(explicit[0], "/"), nil
 	}
 	for _, p := range f.proxies() {
-		base := p + "/sumdb/" + name
+		base := p.url + "/sumdb/" + name
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/supported", nil)
 		if err != nil {
 			return "", err

@@ -70,6 +70,8 @@ func (e *BaseImageError) Hint() string {
 type Maker struct {
 	Engine  Engine
 	Fetcher *Fetcher
+	// Project labels the containers the maker starts (see container.Spec).
+	Project string
 	// OnStep, when set, is told what the maker is doing.
 	OnStep func(msg string)
 }
@@ -160,7 +162,7 @@ const probeScript = `go version && go env GOOS GOARCH GOAMD64 && cc --version | 
 // and C compiler.
 func (m *Maker) probe(ctx context.Context, tc *Toolchain) error {
 	var out, errOut bytes.Buffer
-	err := container.Use(ctx, m.Engine, container.Spec{Image: tc.Image, Step: "toolchain"}, func(c *container.Container) error {
+	err := container.Use(ctx, m.Engine, container.Spec{Image: tc.Image, Step: "toolchain", Project: m.Project}, func(c *container.Container) error {
 		code, err := c.Exec(ctx, container.Exec{Cmd: []string{"sh", "-c", probeScript}, Stdout: &out, Stderr: &errOut})
 		if err != nil {
 			return err

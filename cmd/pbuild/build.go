@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -50,7 +52,7 @@ type artifactReport struct {
 
 func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions) error {
 	ctx := cmd.Context()
-	cfg, err := config.Load(opts.file)
+	cfg, err := loadConfig(opts.file)
 	if err != nil {
 		return err
 	}
@@ -123,4 +125,13 @@ func printBuildReport(d *deps, cfg *config.Config, rep buildReport) error {
 	fmt.Fprintf(w, "manifest   %s\n", filepath.Join(rel(rep.Output), manifests.FileName))
 	fmt.Fprintf(w, "abi key    %s\n", rep.ABIKey)
 	return nil
+}
+
+// loadConfig loads the config file; a missing file is a usage error.
+func loadConfig(file string) (*config.Config, error) {
+	cfg, err := config.Load(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usageErrorf("no config file %s; write one (see the README's config reference) or pass -f FILE", file)
+	}
+	return cfg, err
 }

@@ -20,6 +20,7 @@ type doctorOptions struct {
 type check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
+	Warn   bool   `json:"warn,omitempty"` // ok, but worth a look
 	Detail string `json:"detail"`
 	Hint   string `json:"hint,omitempty"`
 }
@@ -45,11 +46,14 @@ func doctorCmd(d *deps, root *rootOptions) *cobra.Command {
 			} else {
 				for _, c := range checks {
 					mark := "ok  "
-					if !c.OK {
+					switch {
+					case !c.OK:
 						mark = "FAIL"
+					case c.Warn:
+						mark = "warn"
 					}
 					fmt.Fprintf(d.stdout, "%s %-10s %s\n", mark, c.Name, c.Detail)
-					if !c.OK && c.Hint != "" {
+					if (!c.OK || c.Warn) && c.Hint != "" {
 						fmt.Fprintf(d.stdout, "     %-10s hint: %s\n", "", c.Hint)
 					}
 				}
@@ -131,7 +135,9 @@ func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []check {
 
 	add(caCheck(d))
 	if ids, err := eng.Leftovers(ctx); err == nil && len(ids) > 0 {
-		add(check{Name: "leftovers", Detail: fmt.Sprintf("%d containers labelled %q remain", len(ids), container.Label), Hint: "docker rm -f $(docker ps -aq --filter label=pbuild)"})
+		add(check{Name: "containers", OK: true, Warn: true,
+			Detail: fmt.Sprintf("%d containers labelled %q exist: builds running now, or left by a pbuild that was killed", len(ids), container.Label),
+			Hint:   "if no build is running: docker rm -f $(docker ps -aq --filter label=pbuild)"})
 	}
 	proxy := d.env.Go["GOPROXY"]
 	if proxy == "" {

@@ -13,6 +13,15 @@ import (
 // none.
 const Label = "pbuild"
 
+// Labels are the labels of a container started for spec.
+func Labels(spec Spec) map[string]string {
+	l := map[string]string{Label: "1", Label + ".step": spec.Step}
+	if spec.Project != "" {
+		l[Label+".project"] = spec.Project
+	}
+	return l
+}
+
 // ErrNotFound is returned (wrapped) by engines for a missing image or container.
 var ErrNotFound = errors.New("not found")
 
@@ -25,10 +34,13 @@ type Mount struct {
 // Spec describes a container to create. The container's main process only
 // keeps it alive; work runs in it through Exec.
 type Spec struct {
-	Image  string
-	Step   string // what the container is for, recorded in a label
-	Env    []string
-	Mounts []Mount
+	Image string
+	Step  string // what the container is for, recorded in a label
+	// Project is the config file the container works for, recorded in a
+	// label so `docker ps --filter label=pbuild.project=FILE` finds it.
+	Project string
+	Env     []string
+	Mounts  []Mount
 	// Network allows the container to reach the network; without it the
 	// container has none (only loopback).
 	Network bool

@@ -148,7 +148,7 @@ func (e *Engine) Create(ctx context.Context, spec container.Spec) (string, error
 			Env:        spec.Env,
 			Entrypoint: []string{"sleep"},
 			Cmd:        []string{"infinity"},
-			Labels:     map[string]string{container.Label: "1", container.Label + ".step": spec.Step},
+			Labels:     container.Labels(spec),
 			WorkingDir: "/",
 		},
 		&dcontainer.HostConfig{

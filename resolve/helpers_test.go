@@ -1,0 +1,129 @@
+package resolve
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// files is a file tree to write: slash path -> content.
+type files map[string]string
+
+func writeFiles(t *testing.T, root string, fs files) {
+	t.Helper()
+	for name, content := range fs {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// realDir returns dir with symbolic links resolved, so expected paths match
+// whatever the code computes from it.
+func realDir(t *testing.T, dir string) string {
+	t.Helper()
+	d, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// fakeSum is a well-formed h1 hash derived from s.
+func fakeSum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return "h1:" + base64.StdEncoding.EncodeToString(h[:])
+}
+
+func mainGo(doc string) string {
+	return "// " + doc + "\npackage main\n\nfunc main() {}\n"
+}
+
+// greeterFiles is a project laid out like examples/greeter: a shared api
+// module, a host and two plugins in modules of their own that replace the
+// api module with a relative path. hello asks for an older x/text than the
+// host.
+func greeterFiles() files {
+	return files{
+		"api/go.mod": "module example.com/greeter/api\n\ngo 1.24\n",
+		"api/api.go": "package api\n\ntype Greeter interface{ Greet(string) string }\n",
+
+		"host/go.mod": `module example.com/greeter/host
+
+go 1.24
+
+require (
+	example.com/greeter/api v0.0.0
+	golang.org/x/text v0.21.0
+)
+
+replace example.com/greeter/api => ../api
+`,
+		"host/go.sum": "golang.org/x/text v0.21.0 " + fakeSum("text 0.21.0") + "\n" +
+			"golang.org/x/text v0.21.0/go.mod " + fakeSum("text 0.21.0 go.mod") + "\n",
+		"host/main.go": mainGo("host"),
+
+		"plugins/hello/go.mod": `module example.com/greeter/plugins/hello
+
+go 1.24
+
+require (
+	example.com/greeter/api v0.0.0
+	golang.org/x/text v0.20.0
+)
+
+replace example.com/greeter/api => ../../api
+`,
+		"plugins/hello/go.sum": "golang.org/x/text v0.20.0 " + fakeSum("text 0.20.0") + "\n" +
+			"golang.org/x/text v0.20.0/go.mod " + fakeSum("text 0.20.0 go.mod") + "\n",
+		"plugins/hello/main.go": mainGo("hello"),
+
+		"plugins/count/go.mod": `module example.com/greeter/plugins/count
+
+go 1.24
+
+require example.com/greeter/api v0.0.0
+
+replace example.com/greeter/api => ../../api
+`,
+		"plugins/count/main.go": mainGo("count"),
+
+		"README.md": "not part of any module\n",
+	}
+}
+
+// greeterTargets are the host and plugins of greeterFiles under root.
+func greeterTargets(root string) []Target {
+	return []Target{
+		{Name: "greeter", Kind: KindHost, Dir: filepath.Join(root, "host")},
+		{Name: "count", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "count")},
+		{Name: "hello", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "hello")},
+	}
+}
+
+// greeter writes greeterFiles into a new directory and discovers it.
+func greeter(t *testing.T) (root string, ws *Workspace) {
+	t.Helper()
+	root = realDir(t, t.TempDir())
+	writeFiles(t, root, greeterFiles())
+	ws, err := Discover(greeterTargets(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, ws
+}
+
+func moduleRels(ws *Workspace) string {
+	var out []string
+	for _, m := range ws.Modules {
+		out = append(out, m.Rel+"="+m.Path)
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,728 @@
+package resolve
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/manifests"
+)
+
+// greeterList is `go list -m -json all` over the greeter workspace, as the
+// go command prints it: indented objects, main modules first.
+const greeterList = `{
+	"Path": "example.com/greeter/api",
+	"Main": true,
+	"Dir": "/src/api",
+	"GoMod": "/src/api/go.mod",
+	"GoVersion": "1.24"
+}
+{
+	"Path": "example.com/greeter/host",
+	"Main": true,
+	"Dir": "/src/host",
+	"GoMod": "/src/host/go.mod",
+	"GoVersion": "1.24"
+}
+{
+	"Path": "example.com/greeter/plugins/count",
+	"Main": true,
+	"Dir": "/src/plugins/count",
+	"GoMod": "/src/plugins/count/go.mod",
+	"GoVersion": "1.24"
+}
+{
+	"Path": "example.com/greeter/plugins/hello",
+	"Main": true,
+	"Dir": "/src/plugins/hello",
+	"GoMod": "/src/plugins/hello/go.mod",
+	"GoVersion": "1.24"
+}
+{
+	"Path": "golang.org/x/text",
+	"Version": "v0.21.0",
+	"Time": "2024-12-04T17:30:16Z",
+	"Dir": "/go/pkg/mod/golang.org/x/text@v0.21.0",
+	"GoMod": "/go/pkg/mod/cache/download/golang.org/x/text/@v/v0.21.0.mod",
+	"GoVersion": "1.18"
+}
+{
+	"Path": "golang.org/x/tools",
+	"Version": "v0.6.0",
+	"Time": "2023-02-08T18:13:54Z",
+	"GoMod": "/go/pkg/mod/cache/download/golang.org/x/tools/@v/v0.6.0.mod",
+	"GoVersion": "1.18"
+}
+{
+	"Path": "example.com/old",
+	"Version": "v1.0.0",
+	"Replace": {
+		"Path": "example.com/fork",
+		"Version": "v1.0.1",
+		"GoMod": "/go/pkg/mod/cache/download/example.com/fork/@v/v1.0.1.mod"
+	},
+	"GoMod": "/go/pkg/mod/cache/download/example.com/fork/@v/v1.0.1.mod"
+}
+{
+	"Path": "example.com/fromworksum",
+	"Version": "v0.3.0"
+}
+`
+
+// greeterSums are the go.sum lines the staged greeter workspace needs for
+// greeterList, beyond greeterFiles' own: the fork in host/go.sum, and a
+// module only go.work.sum knows.
+var (
+	sumText   = fakeSum("text 0.21.0")
+	sumFork   = fakeSum("fork 1.0.1")
+	sumWork   = fakeSum("fromworksum 0.3.0")
+	extraSums = files{
+		"host/go.sum": "golang.org/x/text v0.21.0 " + sumText + "\n" +
+			"golang.org/x/text v0.21.0/go.mod " + fakeSum("text 0.21.0 go.mod") + "\n" +
+			"golang.org/x/tools v0.6.0/go.mod " + fakeSum("tools go.mod") + "\n" +
+			"example.com/fork v1.0.1 " + sumFork + "\n" +
+			"example.com/fork v1.0.1/go.mod " + fakeSum("fork go.mod") + "\n" +
+			"not a go.sum line\n" + "\n",
+		"go.work.sum": "example.com/fromworksum v0.3.0 " + sumWork + "\n",
+	}
+)
+
+func TestParseBuildList(t *testing.T) {
+	got, err := ParseBuildList([]byte(greeterList))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 8 {
+		t.Fatalf("parsed %d modules, want 8: %+v", len(got), got)
+	}
+	want := []Listed{
+		{Path: "example.com/greeter/api", Main: true, Dir: "/src/api"},
+		{Path: "golang.org/x/text", Version: "v0.21.0", Dir: "/go/pkg/mod/golang.org/x/text@v0.21.0"},
+		{Path: "example.com/old", Version: "v1.0.0", Replace: &Listed{Path: "example.com/fork", Version: "v1.0.1"}},
+	}
+	for i, w := range want {
+		idx := []int{0, 4, 6}[i]
+		if !reflect.DeepEqual(got[idx], w) {
+			t.Errorf("module %d = %+v, want %+v", idx, got[idx], w)
+		}
+	}
+
+	if got, err := ParseBuildList(nil); err != nil || len(got) != 0 {
+		t.Errorf("ParseBuildList(empty) = %v, %v; want nothing", got, err)
+	}
+	if _, err := ParseBuildList([]byte(greeterList + "{\"Path\": ")); err == nil || !strings.HasPrefix(err.Error(), "parse build list: ") {
+		t.Errorf("truncated stream: error %v, want parse build list: ...", err)
+	}
+}
+
+func TestReadSums(t *testing.T) {
+	_, ws := greeter(t)
+	dir := t.TempDir()
+	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, extraSums)
+	sums, err := readSums(dir, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"golang.org/x/text v0.21.0":      sumText,
+		"golang.org/x/text v0.20.0":      fakeSum("text 0.20.0"), // plugins/hello/go.sum
+		"example.com/fork v1.0.1":        sumFork,
+		"example.com/fromworksum v0.3.0": sumWork,
+	}
+	if !reflect.DeepEqual(sums, want) {
+		t.Errorf("readSums =\n%v\nwant\n%v", sums, want)
+	}
+}
+
+func TestBuildList(t *testing.T) {
+	_, ws := greeter(t)
+	dir := t.TempDir()
+	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, extraSums)
+	listed, err := ParseBuildList([]byte(greeterList))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := readSums(dir, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := BuildList(listed, ws, dir, sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	local := func(path, rel string) manifests.Module {
+		// Independently: every file of the staged module (these fixtures
+		// have no nested modules or vendor directories).
+		h, err := dirhash.HashDir(filepath.Join(dir, filepath.FromSlash(rel)), "", dirhash.Hash1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return manifests.Module{Path: path, Sum: h, Local: true, Dir: rel}
+	}
+	want := []manifests.Module{
+		local("example.com/greeter/api", "api"),
+		local("example.com/greeter/host", "host"),
+		local("example.com/greeter/plugins/count", "plugins/count"),
+		local("example.com/greeter/plugins/hello", "plugins/hello"),
+		{Path: "example.com/fromworksum", Version: "v0.3.0", Sum: sumWork},
+		{Path: "example.com/old", Version: "v1.0.0", Sum: sumFork, Replace: "example.com/fork@v1.0.1"},
+		{Path: "golang.org/x/text", Version: "v0.21.0", Sum: sumText},
+		// golang.org/x/tools has only a go.mod hash: it provides no
+		// package, so it is left out.
+	}
+	slices.SortFunc(want, func(a, b manifests.Module) int { return strings.Compare(a.Path, b.Path) })
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("BuildList =\n%s\nwant\n%s", fmtModules(got), fmtModules(want))
+	}
+	// The four local hashes differ: each covers its own module.
+	seen := map[string]bool{}
+	for _, m := range got {
+		if m.Local {
+			if seen[m.Sum] {
+				t.Errorf("two local modules share the hash %s", m.Sum)
+			}
+			seen[m.Sum] = true
+		}
+	}
+}
+
+func fmtModules(ms []manifests.Module) string {
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "  %+v\n", m)
+	}
+	return b.String()
+}
+
+func TestBuildListErrors(t *testing.T) {
+	_, ws := greeter(t)
+	dir := t.TempDir()
+	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		listed []Listed
+		want   string
+	}{
+		{
+			name:   "main module not in the workspace",
+			listed: []Listed{{Path: "example.com/ghost", Main: true, Dir: "/src/ghost"}},
+			want:   "build list: workspace module example.com/ghost is unknown",
+		},
+		{
+			name:   "directory replacement outside the workspace",
+			listed: []Listed{{Path: "example.com/lib", Version: "v1.0.0", Replace: &Listed{Path: "../lib", Dir: "/lib"}}},
+			want:   "build list: example.com/lib is replaced by directory ../lib outside the workspace",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := BuildList(tt.listed, ws, dir, map[string]string{})
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("BuildList error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRaisedRequirements(t *testing.T) {
+	_, ws := greeter(t)
+	listed, err := ParseBuildList([]byte(greeterList))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := RaisedRequirements(ws, listed)
+	var lines []string
+	for _, r := range got {
+		lines = append(lines, r.String())
+	}
+	want := []string{"plugin hello asks golang.org/x/text v0.20.0, builds with v0.21.0"}
+	if !reflect.DeepEqual(lines, want) {
+		t.Errorf("raised = %q, want %q", lines, want)
+	}
+	if len(got) == 1 {
+		r := got[0]
+		if r.Module != "example.com/greeter/plugins/hello" || !reflect.DeepEqual(r.Artifacts, []string{"plugin hello"}) || r.Dep != "golang.org/x/text" || r.Asked != "v0.20.0" || r.Got != "v0.21.0" {
+			t.Errorf("raised = %+v", r)
+		}
+	}
+
+	// When the build list selects what everyone asks for, nothing is raised.
+	same := slices.Clone(listed)
+	for i := range same {
+		if same[i].Path == "golang.org/x/text" {
+			same[i].Version = "v0.20.0"
+		}
+	}
+	// hello asks v0.20.0 (equal), host asks v0.21.0 (higher than selected:
+	// lowered, which MVS cannot do, but it is not "raised" either).
+	if got := RaisedRequirements(ws, same); len(got) != 0 {
+		t.Errorf("raised with equal versions = %v, want none", got)
+	}
+}
+
+func TestRaisedRequirementsOrderAndNames(t *testing.T) {
+	root := realDir(t, t.TempDir())
+	writeFiles(t, root, files{
+		"host/go.mod":  "module example.com/host\n\nrequire (\n\texample.com/z v1.0.0\n\texample.com/a v1.0.0\n\texample.com/lib v0.0.0\n)\n\nreplace example.com/lib => ../lib\n",
+		"host/main.go": mainGo("host"),
+		// lib holds no artifact: it is named as a module.
+		"lib/go.mod":    "module example.com/lib\n\nrequire example.com/a v1.1.0\n",
+		"lib/lib.go":    "package lib\n",
+		"p/go.mod":      "module example.com/p\n\nrequire example.com/a v1.0.0\n",
+		"p/main.go":     mainGo("p"),
+		"p/q/main.go":   mainGo("q"),
+		"unused/go.mod": "module example.com/unused\n",
+	})
+	ws, err := Discover([]Target{
+		{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")},
+		{Name: "p", Kind: KindPlugin, Dir: filepath.Join(root, "p")},
+		{Name: "q", Kind: KindPlugin, Dir: filepath.Join(root, "p", "q")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := []Listed{
+		{Path: "example.com/host", Main: true},
+		{Path: "example.com/lib", Main: true},
+		{Path: "example.com/p", Main: true},
+		{Path: "example.com/a", Version: "v1.2.0"},
+		{Path: "example.com/z", Version: "v1.0.0"},
+	}
+	var got []string
+	for _, r := range RaisedRequirements(ws, listed) {
+		got = append(got, r.String())
+	}
+	want := []string{
+		"host h asks example.com/a v1.0.0, builds with v1.2.0",
+		"module example.com/lib asks example.com/a v1.1.0, builds with v1.2.0",
+		"plugin p, plugin q asks example.com/a v1.0.0, builds with v1.2.0",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("raised =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestErrorHint(t *testing.T) {
+	tests := []struct {
+		output string
+		want   string // a fragment of the hint
+	}{
+		{"go: example.com/p: missing go.sum entry for module providing package golang.org/x/text/cases", "go mod tidy"},
+		{"go: updates to go.mod needed; to update it:\n\tgo mod tidy", "go mod tidy"},
+		{"tls: failed to verify certificate: x509: certificate signed by unknown authority", "SSL_CERT_FILE"},
+		{"go: example.com/m requires go >= 1.25.0 (running go 1.24.4; GOTOOLCHAIN=local)", "raise toolchain.go"},
+		{"go: something else", "fix the module problem"},
+	}
+	for _, tt := range tests {
+		e := &Error{Step: "go work vendor", Code: 1, Output: tt.output}
+		if h := e.Hint(); !strings.Contains(h, tt.want) {
+			t.Errorf("Hint for %q = %q, want it to mention %q", tt.output, h, tt.want)
+		}
+	}
+	e := &Error{Step: "go list -m all", Code: 1, Output: "\n  go: boom  \n"}
+	if got, want := e.Error(), "resolve: go list -m all failed (exit 1):\ngo: boom"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// fakeEngine is a container engine that runs nothing: it answers the resolve
+// step's commands from canned output and records what it was asked.
+type fakeEngine struct {
+	mu      sync.Mutex
+	specs   []container.Spec
+	started []string
+	removed []string
+	copyTo  []copied
+	execs   []container.Exec
+	nextID  int
+
+	list         string // stdout of go list
+	listCode     int
+	vendorCode   int
+	vendorStderr string
+	noVendor     bool              // CopyFrom /src/vendor reports not found
+	copyFrom     map[string][]byte // path -> tar stream
+	removeCtxErr []error
+}
+
+type copied struct {
+	id, dir string
+	files   map[string]string // regular files by name
+}
+
+func (f *fakeEngine) Create(ctx context.Context, spec container.Spec) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextID++
+	f.specs = append(f.specs, spec)
+	return fmt.Sprintf("ctr%d", f.nextID), nil
+}
+
+func (f *fakeEngine) Start(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, id)
+	return nil
+}
+
+func (f *fakeEngine) CopyTo(ctx context.Context, id, dir string, r io.Reader) error {
+	files := map[string]string{}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				return err
+			}
+			files[hdr.Name] = string(data)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.copyTo = append(f.copyTo, copied{id: id, dir: dir, files: files})
+	return nil
+}
+
+func (f *fakeEngine) CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error) {
+	if path == "/src/vendor" && f.noVendor {
+		return nil, fmt.Errorf("stat %s: %w", path, container.ErrNotFound)
+	}
+	data, ok := f.copyFrom[path]
+	if !ok {
+		return nil, fmt.Errorf("unexpected CopyFrom %s", path)
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+func (f *fakeEngine) Exec(ctx context.Context, id string, e container.Exec) (int, error) {
+	f.mu.Lock()
+	f.execs = append(f.execs, e)
+	f.mu.Unlock()
+	switch strings.Join(e.Cmd, " ") {
+	case "go list -mod=readonly -m -json all":
+		io.WriteString(e.Stdout, f.list)
+		return f.listCode, nil
+	case "go work vendor":
+		if e.Stderr != nil {
+			io.WriteString(e.Stderr, f.vendorStderr)
+		}
+		return f.vendorCode, nil
+	case "touch go.work.sum":
+		return 0, nil
+	}
+	return 127, nil
+}
+
+func (f *fakeEngine) Remove(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, id)
+	f.removeCtxErr = append(f.removeCtxErr, ctx.Err())
+	return nil
+}
+
+// tarOf builds a tar stream of regular files.
+func tarOf(t *testing.T, fs files) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(fs))
+	for n := range fs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(fs[n]))}); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(tw, fs[n])
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func newResolveEngine(t *testing.T) *fakeEngine {
+	return &fakeEngine{
+		list: greeterList,
+		copyFrom: map[string][]byte{
+			"/src/vendor": tarOf(t, files{
+				"vendor/modules.txt":                  "# golang.org/x/text v0.21.0\n## explicit; go 1.18\ngolang.org/x/text/cases\n",
+				"vendor/golang.org/x/text/cases/x.go": "package cases\n",
+			}),
+			"/src/go.work.sum": tarOf(t, files{"go.work.sum": extraSums["go.work.sum"]}),
+		},
+	}
+}
+
+func hasEnv(env []string, kv string) bool { return slices.Contains(env, kv) }
+
+func TestResolverRun(t *testing.T) {
+	for _, withCA := range []bool{false, true} {
+		t.Run(fmt.Sprintf("CABundle=%v", withCA), func(t *testing.T) {
+			_, ws := greeter(t)
+			dir := t.TempDir()
+			if err := Stage(ws, dir, "1.24.4", nil); err != nil {
+				t.Fatal(err)
+			}
+			writeFiles(t, dir, files{"host/go.sum": extraSums["host/go.sum"]})
+			eng := newResolveEngine(t)
+			var log bytes.Buffer
+			r := &Resolver{
+				Engine: eng,
+				Image:  "pbuild/toolchain:go1.24.4-abc",
+				Env:    []string{"GOPROXY=https://proxy.corp.example", "GOFLAGS=-mod=mod", "HTTPS_PROXY=http://proxy:3128"},
+				Log:    &log,
+			}
+			if withCA {
+				r.CABundle = []byte("-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n")
+			}
+			res, err := r.Run(context.Background(), ws, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			if len(eng.specs) != 1 {
+				t.Fatalf("created %d containers, want 1", len(eng.specs))
+			}
+			spec := eng.specs[0]
+			if spec.Image != r.Image || spec.Step != "resolve" || !spec.Network {
+				t.Errorf("spec = %+v, want image %s, step resolve, network", spec, r.Image)
+			}
+			if want := []container.Mount{{Volume: ModCacheVolume, Target: "/go/pkg/mod"}}; !reflect.DeepEqual(spec.Mounts, want) {
+				t.Errorf("mounts = %+v, want %+v", spec.Mounts, want)
+			}
+			for _, kv := range append([]string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local"}, r.Env...) {
+				if !hasEnv(spec.Env, kv) {
+					t.Errorf("env %q lacks %s", spec.Env, kv)
+				}
+			}
+			ssl := "SSL_CERT_FILE=/etc/pbuild/ca-certificates.crt"
+			if hasEnv(spec.Env, ssl) != withCA {
+				t.Errorf("env %q: SSL_CERT_FILE set = %v, want %v", spec.Env, !withCA, withCA)
+			}
+			if !reflect.DeepEqual(eng.removed, []string{"ctr1"}) || eng.removeCtxErr[0] != nil {
+				t.Errorf("removed %v, want ctr1 removed with a live context", eng.removed)
+			}
+
+			// The staged workspace goes in under /src, the CA bundle beside it.
+			wantCopies := 1
+			if withCA {
+				wantCopies = 2
+			}
+			if len(eng.copyTo) != wantCopies {
+				t.Fatalf("%d copies into the container, want %d", len(eng.copyTo), wantCopies)
+			}
+			src := eng.copyTo[0]
+			if src.dir != "/" || src.files["src/go.work"] == "" || src.files["src/plugins/hello/main.go"] != mainGo("hello") {
+				t.Errorf("first copy to %s holds %v, want the staged workspace under src/", src.dir, keysOf(src.files))
+			}
+			if withCA {
+				ca := eng.copyTo[1]
+				if ca.dir != "/" || ca.files["etc/pbuild/ca-certificates.crt"] != string(r.CABundle) || len(ca.files) != 1 {
+					t.Errorf("CA copy to %s holds %v, want etc/pbuild/ca-certificates.crt", ca.dir, keysOf(ca.files))
+				}
+			}
+
+			var cmds []string
+			for _, e := range eng.execs {
+				cmds = append(cmds, strings.Join(e.Cmd, " "))
+				if e.Dir != "/src" {
+					t.Errorf("%q ran in %q, want /src", e.Cmd, e.Dir)
+				}
+			}
+			if want := []string{"go list -mod=readonly -m -json all", "go work vendor", "touch go.work.sum"}; !reflect.DeepEqual(cmds, want) {
+				t.Errorf("commands = %q, want %q", cmds, want)
+			}
+
+			// vendor/ and go.work.sum came back into the staging dir.
+			if data, err := os.ReadFile(filepath.Join(dir, "vendor", "modules.txt")); err != nil || !strings.HasPrefix(string(data), "# golang.org/x/text v0.21.0") {
+				t.Errorf("vendor/modules.txt = %q, %v", data, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "vendor", "golang.org", "x", "text", "cases", "x.go")); err != nil {
+				t.Error(err)
+			}
+
+			var paths []string
+			for _, m := range res.Modules {
+				paths = append(paths, m.Path+"@"+m.Version)
+			}
+			want := "example.com/fromworksum@v0.3.0 example.com/greeter/api@ example.com/greeter/host@ example.com/greeter/plugins/count@ example.com/greeter/plugins/hello@ example.com/old@v1.0.0 golang.org/x/text@v0.21.0"
+			if strings.Join(paths, " ") != want {
+				t.Errorf("modules = %s\nwant      %s", strings.Join(paths, " "), want)
+			}
+			for _, m := range res.Modules {
+				if m.Path == "example.com/fromworksum" && m.Sum != sumWork {
+					t.Errorf("sum from the copied-out go.work.sum = %s, want %s", m.Sum, sumWork)
+				}
+			}
+			if len(res.Raised) != 1 || res.Raised[0].String() != "plugin hello asks golang.org/x/text v0.20.0, builds with v0.21.0" {
+				t.Errorf("raised = %v", res.Raised)
+			}
+		})
+	}
+}
+
+func keysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestResolverRunNothingToVendor(t *testing.T) {
+	_, ws := greeter(t)
+	dir := t.TempDir()
+	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
+		t.Fatal(err)
+	}
+	eng := newResolveEngine(t)
+	eng.noVendor = true
+	eng.list = greeterList[:strings.Index(greeterList, "{\n\t\"Path\": \"golang.org/x/text\"")]
+	res, err := (&Resolver{Engine: eng, Image: "img"}).Run(context.Background(), ws, dir)
+	if err != nil {
+		t.Fatalf("Run without a vendor directory: %v", err)
+	}
+	if len(res.Modules) != 4 {
+		t.Errorf("modules = %v, want the 4 local ones", res.Modules)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vendor")); err == nil {
+		t.Error("a vendor directory appeared")
+	}
+	for _, kv := range eng.specs[0].Env {
+		if strings.HasPrefix(kv, "SSL_CERT_FILE=") {
+			t.Errorf("SSL_CERT_FILE set without a CA bundle: %s", kv)
+		}
+	}
+}
+
+func TestResolverRunFailures(t *testing.T) {
+	missingSum := "go: example.com/greeter/plugins/hello: missing go.sum entry for module providing package golang.org/x/text/cases (imported by example.com/greeter/plugins/hello); to add:\n\tgo get example.com/greeter/plugins/hello\n"
+	tests := []struct {
+		name     string
+		setup    func(f *fakeEngine)
+		step     string
+		code     int
+		hint     string
+		commands int
+	}{
+		{
+			name:     "go work vendor: missing go.sum entry",
+			setup:    func(f *fakeEngine) { f.vendorCode, f.vendorStderr = 1, missingSum },
+			step:     "go work vendor",
+			code:     1,
+			hint:     "go mod tidy",
+			commands: 2,
+		},
+		{
+			name:     "go list fails",
+			setup:    func(f *fakeEngine) { f.listCode = 1 },
+			step:     "go list -m all",
+			code:     1,
+			hint:     "fix the module problem",
+			commands: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ws := greeter(t)
+			dir := t.TempDir()
+			if err := Stage(ws, dir, "1.24.4", nil); err != nil {
+				t.Fatal(err)
+			}
+			eng := newResolveEngine(t)
+			tt.setup(eng)
+			var log bytes.Buffer
+			_, err := (&Resolver{Engine: eng, Image: "img", Log: &log}).Run(context.Background(), ws, dir)
+			var re *Error
+			if !errors.As(err, &re) {
+				t.Fatalf("Run = %v (%T), want *resolve.Error", err, err)
+			}
+			if re.Step != tt.step || re.Code != tt.code {
+				t.Errorf("error step %q code %d, want %q %d", re.Step, re.Code, tt.step, tt.code)
+			}
+			if !strings.Contains(re.Hint(), tt.hint) {
+				t.Errorf("hint %q does not mention %q", re.Hint(), tt.hint)
+			}
+			if len(eng.execs) != tt.commands {
+				t.Errorf("%d commands ran, want %d (nothing after the failure)", len(eng.execs), tt.commands)
+			}
+			if !reflect.DeepEqual(eng.removed, []string{"ctr1"}) {
+				t.Errorf("removed %v, want ctr1", eng.removed)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "vendor")); err == nil {
+				t.Error("vendor copied out after a failure")
+			}
+		})
+	}
+
+	// The go command's stderr is both the error's output and the log.
+	_, ws := greeter(t)
+	dir := t.TempDir()
+	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
+		t.Fatal(err)
+	}
+	eng := newResolveEngine(t)
+	eng.vendorCode, eng.vendorStderr = 1, missingSum
+	var log bytes.Buffer
+	_, err := (&Resolver{Engine: eng, Image: "img", Log: &log}).Run(context.Background(), ws, dir)
+	if want := "resolve: go work vendor failed (exit 1):\n" + strings.TrimSpace(missingSum); err == nil || err.Error() != want {
+		t.Errorf("error = %v\nwant %q", err, want)
+	}
+	if !strings.Contains(log.String(), "missing go.sum entry") {
+		t.Errorf("log %q lacks the go command's stderr", log.String())
+	}
+}
+
+func TestResolverRunUnsafeVendorArchive(t *testing.T) {
+	_, ws := greeter(t)
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "stage")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
+		t.Fatal(err)
+	}
+	eng := newResolveEngine(t)
+	eng.copyFrom["/src/vendor"] = tarOf(t, files{"../escape": "x"})
+	_, err := (&Resolver{Engine: eng, Image: "img"}).Run(context.Background(), ws, dir)
+	if err == nil || !strings.Contains(err.Error(), "copy /src/vendor out") {
+		t.Fatalf("Run = %v, want the unsafe archive refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "escape")); err == nil {
+		t.Error("an entry escaped the staging directory")
+	}
+}
