@@ -246,8 +246,12 @@ func buildArtifacts(ctx context.Context, cfg *config.Config, ws *resolve.Workspa
 		if err != nil {
 			return err
 		}
-		if code, err := c.Exec(ctx, container.Exec{Cmd: []string{"mkdir", "-p", "/out/plugins"}}); err != nil || code != 0 {
-			return fmt.Errorf("prepare /out: exit %d: %w", code, err)
+		outDirs := "/out"
+		if len(ws.Packages) > 1 {
+			outDirs = "/out/plugins"
+		}
+		if code, err := c.Exec(ctx, container.Exec{Cmd: []string{"mkdir", "-p", outDirs}}); err != nil || code != 0 {
+			return fmt.Errorf("prepare %s: exit %d: %v", outDirs, code, err)
 		}
 		if err := compileAll(ctx, c, ws, m, opts); err != nil {
 			return err

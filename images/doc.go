@@ -9,7 +9,10 @@ package images
 
 import _ "embed"
 
-// ToolchainDockerfile is the recipe of the toolchain image.
-//
 //go:embed toolchain.Dockerfile
-var ToolchainDockerfile []byte
+var toolchainDockerfile []byte
+
+// ToolchainDockerfile returns the recipe of the toolchain image.
+func ToolchainDockerfile() []byte {
+	return append([]byte(nil), toolchainDockerfile...)
+}

@@ -499,10 +499,11 @@ func TestResolverRun(t *testing.T) {
 			eng := newResolveEngine(t)
 			var log bytes.Buffer
 			r := &Resolver{
-				Engine: eng,
-				Image:  "pbuild/toolchain:go1.24.4-abc",
-				Env:    []string{"GOPROXY=https://proxy.corp.example", "GOFLAGS=-mod=mod", "HTTPS_PROXY=http://proxy:3128"},
-				Log:    &log,
+				Engine:  eng,
+				Image:   "pbuild/toolchain:go1.24.4-abc",
+				Project: "/home/me/greeter/pbuild.yaml",
+				Env:     []string{"GOPROXY=https://proxy.corp.example", "GOFLAGS=-mod=mod", "HTTPS_PROXY=http://proxy:3128"},
+				Log:     &log,
 			}
 			if withCA {
 				r.CABundle = []byte("-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n")
@@ -516,7 +517,7 @@ func TestResolverRun(t *testing.T) {
 				t.Fatalf("created %d containers, want 1", len(eng.specs))
 			}
 			spec := eng.specs[0]
-			if spec.Image != r.Image || spec.Step != "resolve" || !spec.Network {
+			if spec.Image != r.Image || spec.Step != "resolve" || !spec.Network || spec.Project != r.Project {
 				t.Errorf("spec = %+v, want image %s, step resolve, network", spec, r.Image)
 			}
 			if want := []container.Mount{{Volume: ModCacheVolume, Target: "/go/pkg/mod"}}; !reflect.DeepEqual(spec.Mounts, want) {

@@ -244,11 +244,16 @@ func redact(u string) string {
 	return pu.Redacted()
 }
 
-// knownSumDBKeys are the verifier keys of checksum databases that GOSUMDB
-// may name without a key, as the go command knows them.
-var knownSumDBKeys = map[string]string{
-	"sum.golang.org":       "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8",
-	"sum.golang.google.cn": "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8",
+// knownSumDBKey returns the verifier key of a checksum database that GOSUMDB
+// may name without a key, as the go command knows them: the Go project's
+// database under its two names.
+func knownSumDBKey(name string) (string, bool) {
+	const goKey = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
+	switch name {
+	case "sum.golang.org", "sum.golang.google.cn":
+		return goKey, true
+	}
+	return "", false
 }
 
 // sumdbLookup asks the checksum database for the h1 hash of mv's zip.
@@ -262,7 +267,7 @@ func (f *Fetcher) sumdbLookup(ctx context.Context, mv module.Version) (string, e
 	}
 	name, key := fields[0], fields[0]
 	if !strings.Contains(name, "+") {
-		k, ok := knownSumDBKeys[name]
+		k, ok := knownSumDBKey(name)
 		if !ok {
 			return "", &UnverifiableError{Module: mv.String(), Reason: fmt.Sprintf("GOSUMDB=%q names no key", f.SumDB)}
 		}

@@ -151,6 +151,38 @@ func TestFetchChecksumMismatch(t *testing.T) {
 	}
 }
 
+func TestFetchCachedHashDoesNotOverridePin(t *testing.T) {
+	// A zip verified against one pin is checked again, not trusted, when
+	// the config pins another hash.
+	p, sum := goodProxy(t)
+	f := newFetcher(t, p.URL+"/good")
+	if _, err := f.Fetch(context.Background(), testVersion, sum); err != nil {
+		t.Fatal(err)
+	}
+	other := "h1:" + strings.Repeat("Q", 43) + "="
+	_, err := f.Fetch(context.Background(), testVersion, other)
+	var ce *ChecksumError
+	if !errors.As(err, &ce) || ce.Got != sum || ce.Want != other {
+		t.Fatalf("Fetch with another pin = %v, want *ChecksumError got %s want %s", err, sum, other)
+	}
+	if _, _, ok := f.Cached(testVersion); ok {
+		t.Error("the zip is still cached after failing the new pin")
+	}
+	// Nor is a cached verification trusted when the checksum database is
+	// off and the zip's bytes changed.
+	if _, err := f.Fetch(context.Background(), testVersion, sum); err != nil {
+		t.Fatal(err)
+	}
+	tampered := makeZip(t, testVersion, append(toolchainFiles[:len(toolchainFiles):len(toolchainFiles)], zipFile{"bin/evil", "x"}))
+	if err := os.WriteFile(cachedZip(f), tampered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ue *UnverifiableError
+	if _, err := f.Fetch(context.Background(), testVersion, ""); !errors.As(err, &ue) {
+		t.Errorf("Fetch of a changed cached zip without a pin = %v, want *UnverifiableError", err)
+	}
+}
+
 func TestFetchCorruptZip(t *testing.T) {
 	p := newProxy(t)
 	p.serve("/good"+testZipPath, []byte("this is not a zip"))
@@ -362,6 +394,16 @@ func TestFetchChecksumDatabase(t *testing.T) {
 				}
 				if got.Sum != sum {
 					t.Errorf("sum = %s, want %s", got.Sum, sum)
+				}
+				// Verified once, the cached zip needs neither the proxy
+				// nor the database again.
+				before := p.total()
+				again, err := f.Fetch(context.Background(), testVersion, "")
+				if err != nil || again.Sum != sum {
+					t.Fatalf("second Fetch = %+v, %v", again, err)
+				}
+				if p.total() != before || len(lookups) != 1 {
+					t.Errorf("second Fetch made %d requests", p.total()-before)
 				}
 				return
 			}

@@ -85,13 +85,18 @@ func newProxy(t testing.TB) *proxy {
 		p.mu.Lock()
 		p.requests = append(p.requests, r.URL.Path)
 		p.mu.Unlock()
-		for prefix, h := range p.routes {
-			if strings.HasPrefix(r.URL.Path, prefix) {
-				h.ServeHTTP(w, r)
-				return
+		// The longest matching prefix wins, whatever the map's order.
+		var best string
+		for prefix := range p.routes {
+			if strings.HasPrefix(r.URL.Path, prefix) && len(prefix) > len(best) {
+				best = prefix
 			}
 		}
-		http.NotFound(w, r)
+		if best == "" {
+			http.NotFound(w, r)
+			return
+		}
+		p.routes[best].ServeHTTP(w, r)
 	}))
 	t.Cleanup(p.Close)
 	return p

@@ -87,7 +87,7 @@ func (m *Maker) step(format string, args ...any) {
 func ImageTag(goVersion, baseImageID, moduleSum string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "base %s\ntoolchain %s\nrecipe ", baseImageID, moduleSum)
-	h.Write(images.ToolchainDockerfile)
+	h.Write(images.ToolchainDockerfile())
 	return fmt.Sprintf("pbuild/toolchain:go%s-%s", goVersion, hex.EncodeToString(h.Sum(nil))[:12])
 }
 
@@ -199,10 +199,11 @@ func writeBuildContext(w io.Writer, zipPath string) error {
 	defer zr.Close()
 	tw := tar.NewWriter(w)
 	epoch := time.Unix(0, 0)
-	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(images.ToolchainDockerfile)), ModTime: epoch}); err != nil {
+	recipe := images.ToolchainDockerfile()
+	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(recipe)), ModTime: epoch}); err != nil {
 		return err
 	}
-	if _, err := tw.Write(images.ToolchainDockerfile); err != nil {
+	if _, err := tw.Write(recipe); err != nil {
 		return err
 	}
 	dirs := map[string]bool{}

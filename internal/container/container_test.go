@@ -282,3 +282,26 @@ func TestExecNonZeroIsNotAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLabels(t *testing.T) {
+	tests := []struct {
+		spec Spec
+		want map[string]string
+	}{
+		{Spec{Step: "build"}, map[string]string{"pbuild": "1", "pbuild.step": "build"}},
+		{Spec{Step: "resolve", Project: "/p/pbuild.yaml"}, map[string]string{"pbuild": "1", "pbuild.step": "resolve", "pbuild.project": "/p/pbuild.yaml"}},
+	}
+	for _, tt := range tests {
+		got := Labels(tt.spec)
+		if len(got) != len(tt.want) {
+			t.Errorf("Labels(%+v) = %v, want %v", tt.spec, got, tt.want)
+			continue
+		}
+		for k, v := range tt.want {
+			if got[k] != v {
+				t.Errorf("Labels(%+v) = %v, want %v", tt.spec, got, tt.want)
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,773 @@
+package builder
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/resolve"
+)
+
+func TestPlanErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		extra  files
+		remove []string // files of greeterProject to delete
+		yaml   string   // greeterYAML when empty
+		edit   func(cfg *config.Config)
+		// want is the exact error text; ROOT stands for the project.
+		want string
+		kind string // "target" or "module"
+	}{
+		{
+			name:  "plugin is not package main",
+			extra: files{"plugins/lib/go.mod": "module example.com/lib\n", "plugins/lib/lib.go": "package lib\n"},
+			yaml:  strings.Replace(greeterYAML, "  - { name: shout, path: ./plugins/shout }\n", "  - { name: shout, path: ./plugins/shout }\n  - { name: lib, path: ./plugins/lib }\n", 1),
+			want:  "plugin lib (ROOT/plugins/lib): package lib is not a main package",
+			kind:  "target",
+		},
+		{
+			// config.Parse refuses this; the planner does too, for a
+			// Config made another way.
+			name: "two plugins naming the same directory",
+			edit: func(cfg *config.Config) {
+				cfg.Plugins = append(cfg.Plugins, config.Artifact{Name: "hello2", Path: "./plugins/hello"})
+			},
+			want: "plugin hello2 (ROOT/plugins/hello): pluginpath example.com/greeter/plugins/hello is also plugin hello's",
+			kind: "target",
+		},
+		{
+			name: "two plugin directories with one import path",
+			extra: files{
+				"other/go.mod":        "module example.com/greeter/plugins\n",
+				"other/hello/main.go": mainGo("impostor"),
+			},
+			yaml: strings.Replace(greeterYAML, "  - { name: shout, path: ./plugins/shout }\n", "  - { name: shout, path: ./plugins/shout }\n  - { name: hello-copy, path: ./other/hello }\n", 1),
+			want: "plugin hello-copy (ROOT/other/hello): pluginpath example.com/greeter/plugins/hello is also plugin hello's",
+			kind: "target",
+		},
+		{
+			name:   "missing go.mod",
+			remove: []string{"host/go.mod"},
+			want:   "host greeter (ROOT/host): not inside a Go module (no go.mod above it)",
+			kind:   "target",
+		},
+		{
+			name:  "two directories declaring one module path",
+			extra: files{"plugins/count/go.mod": "module example.com/greeter/host\n"},
+			want:  "module example.com/greeter/host: declared twice, in ROOT/host and ROOT/plugins/count",
+			kind:  "module",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := tt.yaml
+			if y == "" {
+				y = greeterYAML
+			}
+			s := newSetup(t, tt.extra, y)
+			for _, r := range tt.remove {
+				if err := os.Remove(filepath.Join(s.root, filepath.FromSlash(r))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.name == "missing go.mod" {
+				for d := s.root; ; d = filepath.Dir(d) {
+					if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+						t.Skipf("%s/go.mod governs the temp dir", d)
+					}
+					if filepath.Dir(d) == d {
+						break
+					}
+				}
+			}
+			if tt.edit != nil {
+				tt.edit(s.cfg)
+			}
+			res, err := Build(context.Background(), s.cfg, s.opts)
+			if err == nil {
+				t.Fatalf("Build succeeded: %+v", res)
+			}
+			if want := strings.ReplaceAll(tt.want, "ROOT", s.root); err.Error() != want {
+				t.Errorf("error = %q\nwant    %q", err, want)
+			}
+			var te *resolve.TargetError
+			var me *resolve.ModuleError
+			switch tt.kind {
+			case "target":
+				if !errors.As(err, &te) {
+					t.Errorf("error is %T, want *resolve.TargetError", err)
+				}
+			case "module":
+				if !errors.As(err, &me) {
+					t.Errorf("error is %T, want *resolve.ModuleError", err)
+				}
+			}
+			if len(s.eng.created) != 0 || len(s.eng.imageIDs) != 0 {
+				t.Errorf("planning failed but the engine was used: containers %v, images %v", s.eng.created, s.eng.imageIDs)
+			}
+			if n := s.requests.Load(); n != 0 {
+				t.Errorf("planning failed but the toolchain was fetched (%d requests)", n)
+			}
+			if _, err := os.Stat(s.cfg.OutputDir()); err == nil {
+				t.Error("an output directory was created")
+			}
+			s.checkNoTemp(t)
+		})
+	}
+}
+
+func TestPlanSameDirectoryRejectedByConfig(t *testing.T) {
+	// The planner's own check is a second line: config.Parse already
+	// refuses two artifacts in one directory.
+	s := newSetup(t, nil, greeterYAML)
+	y := strings.Replace(greeterYAML, "%s", s.sum, 1)
+	y = strings.Replace(y, "  - { name: shout, path: ./plugins/shout }\n", "  - { name: shout, path: ./plugins/shout }\n  - { name: hello2, path: ./plugins/hello }\n", 1)
+	if _, err := config.Parse(s.cfg.File, []byte(y)); err == nil || !strings.Contains(err.Error(), "is the same directory as") {
+		t.Errorf("config.Parse = %v, want the same-directory error", err)
+	}
+}
+
+// localSum is the hash a local module of the project must get: every file
+// in its directory (the fixtures have no nested modules or vendor/).
+func localSum(t *testing.T, root, rel string) string {
+	t.Helper()
+	h, err := dirhash.HashDir(filepath.Join(root, filepath.FromSlash(rel)), "", dirhash.Hash1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// greeterKey is the ABI key a build of greeterYAML must stamp, computed
+// here from its inputs: the probed toolchain, the build settings and every
+// module (local ones hashed from the sources).
+func greeterKey(t *testing.T, s *setup) string {
+	t.Helper()
+	return manifests.ABIKey(
+		manifests.Toolchain{Go: "go1.24.4", ModuleSum: s.sum, GOOS: "linux", GOARCH: "amd64", GOAMD64: "v3", CC: "cc (Debian 12.2.0) 12.2.0"},
+		manifests.Build{
+			Flags:   []string{"-mod=vendor", "-trimpath", "-buildvcs=false"},
+			Tags:    []string{"netgo", "extra"},
+			Ldflags: "-s -w",
+			Env:     map[string]string{"CGO_ENABLED": "1", "GOAMD64": "v3", "CGO_CFLAGS": "-O2"},
+		},
+		[]manifests.Module{
+			{Path: "example.com/greeter/api", Sum: localSum(t, s.root, "api")},
+			{Path: "example.com/greeter/host", Sum: localSum(t, s.root, "host")},
+			{Path: "example.com/greeter/plugins/count", Sum: localSum(t, s.root, "plugins/count")},
+			{Path: "example.com/greeter/plugins/hello", Sum: localSum(t, s.root, "plugins/hello")},
+			{Path: "example.com/greeter/plugins/shout", Sum: localSum(t, s.root, "plugins/shout")},
+			{Path: "golang.org/x/text", Version: "v0.21.0", Sum: sumText21},
+		})
+}
+
+// abiKeyRE matches the ABI key stamped into the host and plugins.
+var abiKeyRE = regexp.MustCompile(`-X main\.pbuildABIKey=(sha256:[0-9a-f]{64})$`)
+
+func TestBuildFlow(t *testing.T) {
+	s := newSetup(t, nil, greeterYAML)
+	s.withMarker(t)
+	_, err := Build(context.Background(), s.cfg, s.opts)
+
+	// The fake's artifacts are not Go binaries: the build stops when
+	// reading them, after everything this test looks at.
+	var nge *manifests.NotGoBinaryError
+	if !errors.As(err, &nge) {
+		t.Fatalf("Build = %v (%T), want *manifests.NotGoBinaryError from the fake artifacts", err, err)
+	}
+	if !strings.Contains(nge.Path, string(filepath.Separator)+".dist.pbuild-") {
+		t.Errorf("artifacts were read from %s, want a temporary directory beside dist", nge.Path)
+	}
+	s.checkOutputUntouched(t)
+	s.eng.checkRemoved(t)
+
+	// Three containers: probe, resolve, build.
+	var steps []string
+	for _, id := range s.eng.created {
+		steps = append(steps, s.eng.specs[id].Step)
+	}
+	if want := []string{"toolchain", "resolve", "build"}; !reflect.DeepEqual(steps, want) {
+		t.Fatalf("containers for %v, want %v", steps, want)
+	}
+	probeSpec, resolveSpec, buildSpec := s.eng.specs[s.eng.created[0]], s.eng.specs[s.eng.created[1]], s.eng.specs[s.eng.created[2]]
+	for _, sp := range []container.Spec{probeSpec, resolveSpec, buildSpec} {
+		if !strings.HasPrefix(sp.Image, "pbuild/toolchain:go1.24.4-") {
+			t.Errorf("%s container runs %s, want the toolchain image", sp.Step, sp.Image)
+		}
+		if sp.Project != s.cfg.File {
+			t.Errorf("%s container labelled for project %q, want %q", sp.Step, sp.Project, s.cfg.File)
+		}
+	}
+	if !resolveSpec.Network {
+		t.Error("the resolve container has no network")
+	}
+	if want := []container.Mount{{Volume: resolve.ModCacheVolume, Target: "/go/pkg/mod"}}; !reflect.DeepEqual(resolveSpec.Mounts, want) {
+		t.Errorf("resolve mounts = %v, want %v", resolveSpec.Mounts, want)
+	}
+	for _, kv := range s.opts.ResolveEnv {
+		if !slices.Contains(resolveSpec.Env, kv) {
+			t.Errorf("resolve env %q lacks %s", resolveSpec.Env, kv)
+		}
+	}
+	if buildSpec.Network || probeSpec.Network {
+		t.Error("the build or probe container has network")
+	}
+	if want := []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}}; !reflect.DeepEqual(buildSpec.Mounts, want) {
+		t.Errorf("build mounts = %v, want %v", buildSpec.Mounts, want)
+	}
+	for _, kv := range []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "CGO_ENABLED=1", "GOAMD64=v3", "CGO_CFLAGS=-O2"} {
+		if !slices.Contains(buildSpec.Env, kv) {
+			t.Errorf("build env %q lacks %s", buildSpec.Env, kv)
+		}
+	}
+	for _, kv := range buildSpec.Env {
+		if slices.Contains(s.opts.ResolveEnv, kv) {
+			t.Errorf("resolve-only setting %s reached the build container", kv)
+		}
+	}
+
+	// What went into the containers: the staged workspace, vendored for
+	// the build; never the output directory.
+	resolveFiles, buildFiles := s.eng.copies[s.eng.created[1]], s.eng.copies[s.eng.created[2]]
+	for _, f := range []string{"src/go.work", "src/api/api.go", "src/host/main.go", "src/plugins/hello/go.sum"} {
+		if !slices.Contains(resolveFiles, f) || !slices.Contains(buildFiles, f) {
+			t.Errorf("%s not copied into both the resolve and build containers", f)
+		}
+	}
+	if slices.Contains(resolveFiles, "src/vendor/modules.txt") || !slices.Contains(buildFiles, "src/vendor/modules.txt") {
+		t.Errorf("vendor/modules.txt: want it in the build container only")
+	}
+	for _, f := range buildFiles {
+		if strings.Contains(f, "dist/") || strings.Contains(f, "marker") {
+			t.Errorf("%s copied into the build container", f)
+		}
+	}
+
+	// The go build command lines.
+	builds := s.eng.goBuilds()
+	if len(builds) != 4 {
+		t.Fatalf("%d go builds, want 4: %v", len(builds), builds)
+	}
+	byOut := map[string]execCall{}
+	for _, b := range builds {
+		if b.container != s.eng.created[2] {
+			t.Errorf("go build ran in %s, want the build container", b.container)
+		}
+		byOut[outputOf(b.cmd)] = b
+	}
+	wantDirs := map[string]string{
+		"/out/greeter":          "/src/host",
+		"/out/plugins/count.so": "/src/plugins/count",
+		"/out/plugins/hello.so": "/src/plugins/hello",
+		"/out/plugins/shout.so": "/src/plugins/shout",
+	}
+	for out, dir := range wantDirs {
+		b, ok := byOut[out]
+		if !ok {
+			t.Errorf("no go build -o %s", out)
+			continue
+		}
+		if b.dir != dir {
+			t.Errorf("go build -o %s ran in %s, want %s", out, b.dir, dir)
+		}
+	}
+	host := byOut["/out/greeter"].cmd
+	m := abiKeyRE.FindStringSubmatch(host[len(host)-4])
+	if m == nil {
+		t.Fatalf("host command line %q has no ABI key in -ldflags", host)
+	}
+	key := m[1]
+	wantHost := []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-tags=netgo,extra", "-ldflags=-s -w -X main.pbuildABIKey=" + key, "-o", "/out/greeter", "."}
+	if !reflect.DeepEqual(host, wantHost) {
+		t.Errorf("host go build =\n%q\nwant\n%q", host, wantHost)
+	}
+	for _, name := range []string{"count", "hello", "shout"} {
+		got := byOut["/out/plugins/"+name+".so"].cmd
+		want := append(slices.Clone(wantHost[:7]), "-buildmode=plugin", "-o", "/out/plugins/"+name+".so", ".")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("plugin %s go build =\n%q\nwant\n%q", name, got, want)
+		}
+	}
+
+	// The key covers the toolchain, the build settings and every module.
+	wantKey := greeterKey(t, s)
+	if key != wantKey {
+		t.Errorf("ABI key %s, want %s", key, wantKey)
+	}
+
+	// The host and the first plugin build first; the others after both.
+	var order []string
+	for _, b := range builds {
+		order = append(order, outputOf(b.cmd))
+	}
+	first := order[:2]
+	slices.Sort(first)
+	if !reflect.DeepEqual(first, []string{"/out/greeter", "/out/plugins/count.so"}) {
+		t.Errorf("build order %v: want the host and count first", order)
+	}
+	// /out was prepared before any build.
+	var sawMkdir bool
+	for _, e := range s.eng.execs {
+		if e.cmd[0] == "mkdir" {
+			sawMkdir = true
+		}
+		if e.cmd[0] == "go" && e.cmd[1] == "build" && !sawMkdir {
+			t.Error("go build ran before /out was made")
+			break
+		}
+	}
+	if !slices.Contains(s.eng.copyFroms, s.eng.created[2]+":/out") {
+		t.Errorf("copied out %v, want /out of the build container", s.eng.copyFroms)
+	}
+
+	// Progress reports.
+	wantEvents := []Event{
+		{"plan", "4 artifacts in 5 local modules under " + s.root},
+		{"resolve", "plugin hello asks golang.org/x/text v0.20.0, builds with v0.21.0"},
+		{"build", "host greeter"},
+		{"build", "plugin shout"},
+	}
+	for _, e := range wantEvents {
+		if !slices.Contains(s.events, e) {
+			t.Errorf("no event %+v in %+v", e, s.events)
+		}
+	}
+}
+
+// compileErrors collects every *CompileError in err's tree.
+func compileErrors(err error) []*CompileError {
+	var out []*CompileError
+	var walk func(error)
+	walk = func(err error) {
+		if ce, ok := err.(*CompileError); ok {
+			out = append(out, ce)
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			if e := u.Unwrap(); e != nil {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+func TestBuildCompileFailure(t *testing.T) {
+	syntax := "# example.com/greeter/plugins/hello\n./main.go:3:1: syntax error: unexpected }\n"
+	tests := []struct {
+		name    string
+		fail    map[string]failure
+		want    []string // names of the failed artifacts
+		ran     []string // go build -o of every attempted build
+		message string   // exact Error() of the first CompileError
+	}{
+		{
+			name:    "a plugin built in the second phase",
+			fail:    map[string]failure{"/out/plugins/hello.so": {1, syntax}},
+			want:    []string{"plugin hello"},
+			ran:     []string{"/out/greeter", "/out/plugins/count.so", "/out/plugins/hello.so", "/out/plugins/shout.so"},
+			message: "build plugin hello: exit 1\n" + strings.TrimSpace(syntax),
+		},
+		{
+			name: "two plugins in one phase: both reported",
+			fail: map[string]failure{"/out/plugins/hello.so": {1, "hello broke"}, "/out/plugins/shout.so": {2, "shout broke"}},
+			want: []string{"plugin hello", "plugin shout"},
+			ran:  []string{"/out/greeter", "/out/plugins/count.so", "/out/plugins/hello.so", "/out/plugins/shout.so"},
+		},
+		{
+			name:    "the first plugin: later plugins are not built",
+			fail:    map[string]failure{"/out/plugins/count.so": {1, "count broke"}},
+			want:    []string{"plugin count"},
+			ran:     []string{"/out/greeter", "/out/plugins/count.so"},
+			message: "build plugin count: exit 1\ncount broke",
+		},
+		{
+			name:    "the host",
+			fail:    map[string]failure{"/out/greeter": {1, "host broke"}},
+			want:    []string{"host greeter"},
+			ran:     []string{"/out/greeter", "/out/plugins/count.so"},
+			message: "build host greeter: exit 1\nhost broke",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSetup(t, nil, greeterYAML)
+			s.withMarker(t)
+			s.eng.buildFail = tt.fail
+			_, err := Build(context.Background(), s.cfg, s.opts)
+			ces := compileErrors(err)
+			var got []string
+			for _, ce := range ces {
+				got = append(got, ce.Kind+" "+ce.Name)
+				if f := tt.fail["/out/"+artifactFile(resolve.Package{Target: resolve.Target{Name: ce.Name, Kind: ce.Kind}})]; ce.Code != f.code || ce.Output != f.output {
+					t.Errorf("%s %s: code %d output %q, want %d %q", ce.Kind, ce.Name, ce.Code, ce.Output, f.code, f.output)
+				}
+			}
+			slices.Sort(got)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("Build = %v\ncompile errors for %v, want %v", err, got, tt.want)
+			}
+			var ce *CompileError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Hint(), "output directory was left as it was") {
+				t.Errorf("errors.As(*CompileError) failed or hint wrong: %v", err)
+			}
+			if tt.message != "" && err.Error() != tt.message {
+				t.Errorf("error = %q\nwant    %q", err, tt.message)
+			}
+			var ran []string
+			for _, b := range s.eng.goBuilds() {
+				ran = append(ran, outputOf(b.cmd))
+			}
+			slices.Sort(ran)
+			if !reflect.DeepEqual(ran, tt.ran) {
+				t.Errorf("built %v, want %v", ran, tt.ran)
+			}
+			for _, c := range s.eng.copyFroms {
+				if strings.HasSuffix(c, ":/out") {
+					t.Errorf("artifacts copied out after a failed build")
+				}
+			}
+			s.checkOutputUntouched(t)
+			s.eng.checkRemoved(t)
+		})
+	}
+}
+
+func TestBuildCancelled(t *testing.T) {
+	s := newSetup(t, nil, greeterYAML)
+	s.withMarker(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	s.eng.onBuild = func(bctx context.Context, out string) error {
+		if out != "/out/plugins/count.so" {
+			return nil
+		}
+		close(started)
+		select {
+		case <-bctx.Done():
+			return bctx.Err()
+		case <-time.After(30 * time.Second):
+			return errors.New("go build was not cancelled")
+		}
+	}
+	go func() {
+		<-started
+		cancel() // Ctrl-C while go build runs
+	}()
+	_, err := Build(ctx, s.cfg, s.opts)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Build = %v, want context.Canceled", err)
+	}
+	for _, b := range s.eng.goBuilds() {
+		if o := outputOf(b.cmd); o == "/out/plugins/hello.so" || o == "/out/plugins/shout.so" {
+			t.Errorf("%s was built after the cancellation", o)
+		}
+	}
+	s.checkOutputUntouched(t)
+	s.eng.checkRemoved(t)
+}
+
+func TestBuildHostOnly(t *testing.T) {
+	// With only a host, the fake can hand back a real Go ELF binary (this
+	// test's own), so the whole build runs: inspect, manifest, install.
+	if runtime.GOOS != "linux" {
+		t.Skip("needs the test binary to be an ELF file")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manifests.InspectFile(exe); err != nil {
+		t.Skipf("the test binary is not inspectable: %v", err)
+	}
+	y := strings.Replace(greeterYAML, "plugins:\n  - { name: count, path: ./plugins/count }\n  - { name: hello, path: ./plugins/hello }\n  - { name: shout, path: ./plugins/shout }\n", "", 1)
+	if y == greeterYAML {
+		t.Fatal("could not drop the plugins from the config")
+	}
+	s := newSetup(t, nil, y)
+	s.eng.list = `{"Path": "example.com/greeter/api", "Main": true}
+{"Path": "example.com/greeter/host", "Main": true}
+{"Path": "golang.org/x/text", "Version": "v0.21.0"}
+`
+	s.eng.outFile = func(name string) []byte { return bin }
+	s.withMarker(t)
+
+	res, err := Build(context.Background(), s.cfg, s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Dir != s.cfg.OutputDir() || res.Dir != filepath.Join(s.root, "dist") {
+		t.Errorf("result dir %s, want %s", res.Dir, s.cfg.OutputDir())
+	}
+	// The output directory was replaced as a whole.
+	if _, err := os.Stat(filepath.Join(s.root, "dist", "marker")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("dist/marker survived a successful build")
+	}
+	got, err := os.ReadFile(filepath.Join(s.root, "dist", "greeter"))
+	if err != nil || !slices.Equal(got, bin) {
+		t.Errorf("dist/greeter differs from what the container built (%v)", err)
+	}
+	if fi, err := os.Stat(filepath.Join(s.root, "dist")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("dist mode = %v, %v; want 0755", fi.Mode().Perm(), err)
+	}
+	m, err := manifests.ReadFile(filepath.Join(s.root, "dist", manifests.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m, res.Manifest) {
+		t.Error("the manifest written differs from the one returned")
+	}
+	sum := sha256.Sum256(bin)
+	if len(m.Artifacts) != 1 || m.Artifacts[0].Name != "greeter" || m.Artifacts[0].Kind != manifests.KindHost || m.Artifacts[0].File != "greeter" || m.Artifacts[0].SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("artifacts = %+v", m.Artifacts)
+	}
+	builds := s.eng.goBuilds()
+	if len(builds) != 1 {
+		t.Fatalf("go builds: %v", builds)
+	}
+	i := slices.IndexFunc(builds[0].cmd, func(a string) bool { return strings.HasPrefix(a, "-ldflags=") })
+	if i < 0 {
+		t.Fatalf("no -ldflags in %q", builds[0].cmd)
+	}
+	if km := abiKeyRE.FindStringSubmatch(builds[0].cmd[i]); km == nil || km[1] != m.ABIKey || !strings.HasPrefix(builds[0].cmd[i], "-ldflags=-s -w -X ") {
+		t.Errorf("host stamped with %q, manifest key %s", builds[0].cmd[i], m.ABIKey)
+	}
+	if slices.Contains(builds[0].cmd, "-buildmode=plugin") {
+		t.Errorf("host built as a plugin: %q", builds[0].cmd)
+	}
+	var mods []string
+	for _, mod := range m.Modules {
+		mods = append(mods, mod.Path+" "+mod.Sum)
+	}
+	wantMods := []string{
+		"example.com/greeter/api " + localSum(t, s.root, "api"),
+		"example.com/greeter/host " + localSum(t, s.root, "host"),
+		"golang.org/x/text " + sumText21,
+	}
+	if !reflect.DeepEqual(mods, wantMods) {
+		t.Errorf("modules =\n%q\nwant\n%q", mods, wantMods)
+	}
+	if m.Toolchain.Go != "go1.24.4" || m.Toolchain.ModuleSum != s.sum || m.Toolchain.GOAMD64 != "v3" || m.Toolchain.BaseImageID != "sha256:base" {
+		t.Errorf("toolchain = %+v", m.Toolchain)
+	}
+	s.checkNoTemp(t)
+	s.eng.checkRemoved(t)
+	if !slices.Contains(s.events, Event{"output", s.cfg.OutputDir()}) {
+		t.Errorf("no output event in %v", s.events)
+	}
+}
+
+func TestGoBuildArgs(t *testing.T) {
+	key := "sha256:" + strings.Repeat("ab", 32)
+	tests := []struct {
+		name  string
+		build manifests.Build
+		kind  string
+		out   string
+		want  []string
+	}{
+		{
+			name:  "host without tags or ldflags",
+			build: manifests.Build{Flags: Flags()},
+			kind:  resolve.KindHost,
+			out:   "/out/greeter",
+			want:  []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-ldflags=-X main.pbuildABIKey=" + key, "-o", "/out/greeter", "."},
+		},
+		{
+			name:  "plugin with tags and ldflags",
+			build: manifests.Build{Flags: Flags(), Tags: []string{"a", "b_c"}, Ldflags: "-s -w"},
+			kind:  resolve.KindPlugin,
+			out:   "/out/plugins/p.so",
+			want:  []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-tags=a,b_c", "-ldflags=-s -w -X main.pbuildABIKey=" + key, "-buildmode=plugin", "-o", "/out/plugins/p.so", "."},
+		},
+		{
+			name:  "surrounding spaces of ldflags dropped",
+			build: manifests.Build{Flags: []string{"-x"}, Ldflags: "  -s  "},
+			kind:  resolve.KindHost,
+			out:   "/out/h",
+			want:  []string{"go", "build", "-x", "-ldflags=-s   -X main.pbuildABIKey=" + key, "-o", "/out/h", "."},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			flags := slices.Clone(tt.build.Flags)
+			got := goBuildArgs(tt.build, key, tt.kind, tt.out)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("goBuildArgs =\n%q\nwant\n%q", got, tt.want)
+			}
+			if !reflect.DeepEqual(tt.build.Flags, flags) {
+				t.Errorf("goBuildArgs changed the shared flags to %q", tt.build.Flags)
+			}
+		})
+	}
+
+	// Flags is a fresh slice each time: appending to one build's command
+	// line cannot change another's.
+	b := manifests.Build{Flags: make([]string, 0, 16)}
+	b.Flags = append(b.Flags, Flags()...)
+	host := goBuildArgs(b, key, resolve.KindHost, "/out/h")
+	plugin := goBuildArgs(b, key, resolve.KindPlugin, "/out/plugins/p.so")
+	if outputOf(host) != "/out/h" || outputOf(plugin) != "/out/plugins/p.so" {
+		t.Errorf("command lines share storage: %q / %q", host, plugin)
+	}
+	if f := Flags(); !reflect.DeepEqual(f, []string{"-mod=vendor", "-trimpath", "-buildvcs=false"}) {
+		t.Errorf("Flags() = %q", f)
+	}
+}
+
+func TestArtifactFile(t *testing.T) {
+	for _, tt := range []struct {
+		kind, name, want string
+	}{
+		{resolve.KindHost, "greeter", "greeter"},
+		{resolve.KindPlugin, "hello", "plugins/hello.so"},
+		{resolve.KindPlugin, "v1.2-beta_x", "plugins/v1.2-beta_x.so"},
+	} {
+		p := resolve.Package{Target: resolve.Target{Name: tt.name, Kind: tt.kind}}
+		if got := artifactFile(p); got != tt.want {
+			t.Errorf("artifactFile(%s %s) = %q, want %q", tt.kind, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestReplaceDir(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing files // nil: no output directory yet
+	}{
+		{"no output directory yet", nil},
+		{"replaces an existing directory", files{"old.txt": "old", "plugins/old.so": "old"}},
+		{"replaces an empty directory", files{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			out := filepath.Join(parent, "dist")
+			if tt.existing != nil {
+				if err := os.Mkdir(out, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writeFiles(t, out, tt.existing)
+			}
+			tmp, err := os.MkdirTemp(parent, ".dist.pbuild-*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFiles(t, tmp, files{"greeter": "new host", "plugins/hello.so": "new plugin"})
+			if err := replaceDir(tmp, out); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(out, p)
+					data, _ := os.ReadFile(p)
+					got = append(got, filepath.ToSlash(rel)+"="+string(data))
+				}
+				return nil
+			})
+			if want := []string{"greeter=new host", "plugins/hello.so=new plugin"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("output holds %q, want %q", got, want)
+			}
+			fi, err := os.Stat(out)
+			if err != nil || fi.Mode().Perm() != 0o755 {
+				t.Errorf("output mode %v (%v), want 0755 (MkdirTemp makes 0700)", fi.Mode().Perm(), err)
+			}
+			entries, _ := os.ReadDir(parent)
+			if len(entries) != 1 || entries[0].Name() != "dist" {
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Errorf("parent holds %v, want only dist", names)
+			}
+		})
+	}
+}
+
+func TestReplaceDirFailureKeepsOutput(t *testing.T) {
+	parent := t.TempDir()
+	out := filepath.Join(parent, "dist")
+	writeFiles(t, out, files{"marker": "keep"})
+	err := replaceDir(filepath.Join(parent, ".dist.pbuild-missing"), out)
+	if err == nil {
+		t.Fatal("replaceDir of a missing directory succeeded")
+	}
+	if data, err := os.ReadFile(filepath.Join(out, "marker")); err != nil || string(data) != "keep" {
+		t.Errorf("output lost after a failed replace: %q, %v", data, err)
+	}
+}
+
+func TestBuildOutputInsideModule(t *testing.T) {
+	// The output directory may lie inside an artifact's module: it is
+	// never staged, so neither the containers nor the module's hash see it.
+	y := strings.Replace(greeterYAML, "output: dist\n", "output: host/dist\n", 1)
+	s := newSetup(t, nil, y)
+	writeFiles(t, s.root, files{"host/dist/marker": "previous build\n"})
+	if s.cfg.OutputDir() != filepath.Join(s.root, "host", "dist") {
+		t.Fatalf("output dir %s", s.cfg.OutputDir())
+	}
+	_, err := Build(context.Background(), s.cfg, s.opts)
+	var nge *manifests.NotGoBinaryError
+	if !errors.As(err, &nge) {
+		t.Fatalf("Build = %v, want *manifests.NotGoBinaryError from the fake artifacts", err)
+	}
+	for id, names := range s.eng.copies {
+		for _, n := range names {
+			if strings.HasPrefix(n, "src/host/dist/") {
+				t.Errorf("%s copied into container %s", n, id)
+			}
+		}
+		if !slices.Contains(names, "src/host/main.go") {
+			t.Errorf("container %s did not get the host's sources", id)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(s.root, "host", "dist", "marker")); err != nil || string(data) != "previous build\n" {
+		t.Errorf("host/dist/marker = %q, %v", data, err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.root, "host"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".dist.pbuild-") {
+			t.Errorf("temporary %s left in host/", e.Name())
+		}
+	}
+	// The stamped key hashes the host module without its output directory.
+	host := s.eng.goBuilds()
+	i := slices.IndexFunc(host, func(e execCall) bool { return outputOf(e.cmd) == "/out/greeter" })
+	if i < 0 {
+		t.Fatal("no host build")
+	}
+	if err := os.RemoveAll(filepath.Join(s.root, "host", "dist")); err != nil {
+		t.Fatal(err)
+	}
+	wantKey := greeterKey(t, s)
+	if m := abiKeyRE.FindStringSubmatch(host[i].cmd[6]); m == nil || m[1] != wantKey {
+		t.Errorf("host stamped with %q, want key %s", host[i].cmd[6], wantKey)
+	}
+}
