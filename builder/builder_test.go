@@ -19,6 +19,7 @@ import (
 
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/container/containertest"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/resolve"
 )
@@ -118,10 +119,10 @@ func TestPlanErrors(t *testing.T) {
 					t.Errorf("error is %T, want *resolve.ModuleError", err)
 				}
 			}
-			if len(s.eng.created) != 0 || len(s.eng.imageIDs) != 0 {
-				t.Errorf("planning failed but the engine was used: containers %v, images %v", s.eng.created, s.eng.imageIDs)
+			if len(s.eng.Created()) != 0 || len(s.eng.Lookups()) != 0 {
+				t.Errorf("planning failed but the engine was used: containers %v, images %v", s.eng.Created(), s.eng.Lookups())
 			}
-			if n := s.requests.Load(); n != 0 {
+			if n := s.proxy.Total(); n != 0 {
 				t.Errorf("planning failed but the toolchain was fetched (%d requests)", n)
 			}
 			if _, err := os.Stat(s.cfg.OutputDir()); err == nil {
@@ -195,17 +196,19 @@ func TestBuildFlow(t *testing.T) {
 		t.Errorf("artifacts were read from %s, want a temporary directory beside dist", nge.Path)
 	}
 	s.checkOutputUntouched(t)
-	s.eng.checkRemoved(t)
+	s.eng.CheckAllRemoved(t)
 
 	// Three containers: probe, resolve, build.
+	created := s.eng.Created()
 	var steps []string
-	for _, id := range s.eng.created {
-		steps = append(steps, s.eng.specs[id].Step)
+	for _, c := range created {
+		steps = append(steps, c.Spec.Step)
 	}
 	if want := []string{"toolchain", "resolve", "build"}; !reflect.DeepEqual(steps, want) {
 		t.Fatalf("containers for %v, want %v", steps, want)
 	}
-	probeSpec, resolveSpec, buildSpec := s.eng.specs[s.eng.created[0]], s.eng.specs[s.eng.created[1]], s.eng.specs[s.eng.created[2]]
+	probeSpec, resolveSpec, buildSpec := created[0].Spec, created[1].Spec, created[2].Spec
+	resolveID, buildID := created[1].ID, created[2].ID
 	for _, sp := range []container.Spec{probeSpec, resolveSpec, buildSpec} {
 		if !strings.HasPrefix(sp.Image, "pbuild/toolchain:go1.24.4-") {
 			t.Errorf("%s container runs %s, want the toolchain image", sp.Step, sp.Image)
@@ -244,16 +247,20 @@ func TestBuildFlow(t *testing.T) {
 
 	// What went into the containers: the staged workspace, vendored for
 	// the build; never the output directory.
-	resolveFiles, buildFiles := s.eng.copies[s.eng.created[1]], s.eng.copies[s.eng.created[2]]
-	for _, f := range []string{"src/go.work", "src/api/api.go", "src/host/main.go", "src/plugins/hello/go.sum"} {
-		if !slices.Contains(resolveFiles, f) || !slices.Contains(buildFiles, f) {
+	resolveFiles, buildFiles := s.eng.Copied(resolveID), s.eng.Copied(buildID)
+	for _, f := range []string{"/src/go.work", "/src/api/api.go", "/src/host/main.go", "/src/plugins/hello/go.sum"} {
+		_, inResolve := resolveFiles[f]
+		_, inBuild := buildFiles[f]
+		if !inResolve || !inBuild {
 			t.Errorf("%s not copied into both the resolve and build containers", f)
 		}
 	}
-	if slices.Contains(resolveFiles, "src/vendor/modules.txt") || !slices.Contains(buildFiles, "src/vendor/modules.txt") {
+	_, vendorInResolve := resolveFiles["/src/vendor/modules.txt"]
+	_, vendorInBuild := buildFiles["/src/vendor/modules.txt"]
+	if vendorInResolve || !vendorInBuild {
 		t.Errorf("vendor/modules.txt: want it in the build container only")
 	}
-	for _, f := range buildFiles {
+	for f := range buildFiles {
 		if strings.Contains(f, "dist/") || strings.Contains(f, "marker") {
 			t.Errorf("%s copied into the build container", f)
 		}
@@ -264,12 +271,12 @@ func TestBuildFlow(t *testing.T) {
 	if len(builds) != 4 {
 		t.Fatalf("%d go builds, want 4: %v", len(builds), builds)
 	}
-	byOut := map[string]execCall{}
+	byOut := map[string]containertest.ExecCall{}
 	for _, b := range builds {
-		if b.container != s.eng.created[2] {
-			t.Errorf("go build ran in %s, want the build container", b.container)
+		if b.ID != buildID {
+			t.Errorf("go build ran in %s, want the build container", b.ID)
 		}
-		byOut[outputOf(b.cmd)] = b
+		byOut[outputOf(b.Cmd)] = b
 	}
 	wantDirs := map[string]string{
 		"/out/greeter":          "/src/host",
@@ -283,11 +290,11 @@ func TestBuildFlow(t *testing.T) {
 			t.Errorf("no go build -o %s", out)
 			continue
 		}
-		if b.dir != dir {
-			t.Errorf("go build -o %s ran in %s, want %s", out, b.dir, dir)
+		if b.Dir != dir {
+			t.Errorf("go build -o %s ran in %s, want %s", out, b.Dir, dir)
 		}
 	}
-	host := byOut["/out/greeter"].cmd
+	host := byOut["/out/greeter"].Cmd
 	m := abiKeyRE.FindStringSubmatch(host[len(host)-4])
 	if m == nil {
 		t.Fatalf("host command line %q has no ABI key in -ldflags", host)
@@ -298,7 +305,7 @@ func TestBuildFlow(t *testing.T) {
 		t.Errorf("host go build =\n%q\nwant\n%q", host, wantHost)
 	}
 	for _, name := range []string{"count", "hello", "shout"} {
-		got := byOut["/out/plugins/"+name+".so"].cmd
+		got := byOut["/out/plugins/"+name+".so"].Cmd
 		want := append(slices.Clone(wantHost[:7]), "-buildmode=plugin", "-o", "/out/plugins/"+name+".so", ".")
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("plugin %s go build =\n%q\nwant\n%q", name, got, want)
@@ -314,7 +321,7 @@ func TestBuildFlow(t *testing.T) {
 	// The host and the first plugin build first; the others after both.
 	var order []string
 	for _, b := range builds {
-		order = append(order, outputOf(b.cmd))
+		order = append(order, outputOf(b.Cmd))
 	}
 	first := order[:2]
 	slices.Sort(first)
@@ -323,17 +330,17 @@ func TestBuildFlow(t *testing.T) {
 	}
 	// /out was prepared before any build.
 	var sawMkdir bool
-	for _, e := range s.eng.execs {
-		if e.cmd[0] == "mkdir" {
+	for _, e := range s.eng.Execs() {
+		if e.Cmd[0] == "mkdir" {
 			sawMkdir = true
 		}
-		if e.cmd[0] == "go" && e.cmd[1] == "build" && !sawMkdir {
+		if e.Cmd[0] == "go" && e.Cmd[1] == "build" && !sawMkdir {
 			t.Error("go build ran before /out was made")
 			break
 		}
 	}
-	if !slices.Contains(s.eng.copyFroms, s.eng.created[2]+":/out") {
-		t.Errorf("copied out %v, want /out of the build container", s.eng.copyFroms)
+	if !slices.Contains(s.eng.CopiesOut(), containertest.CopyOut{ID: buildID, Path: "/out"}) {
+		t.Errorf("copied out %v, want /out of the build container", s.eng.CopiesOut())
 	}
 
 	// Progress reports.
@@ -437,19 +444,19 @@ func TestBuildCompileFailure(t *testing.T) {
 			}
 			var ran []string
 			for _, b := range s.eng.goBuilds() {
-				ran = append(ran, outputOf(b.cmd))
+				ran = append(ran, outputOf(b.Cmd))
 			}
 			slices.Sort(ran)
 			if !reflect.DeepEqual(ran, tt.ran) {
 				t.Errorf("built %v, want %v", ran, tt.ran)
 			}
-			for _, c := range s.eng.copyFroms {
-				if strings.HasSuffix(c, ":/out") {
+			for _, c := range s.eng.CopiesOut() {
+				if c.Path == "/out" {
 					t.Errorf("artifacts copied out after a failed build")
 				}
 			}
 			s.checkOutputUntouched(t)
-			s.eng.checkRemoved(t)
+			s.eng.CheckAllRemoved(t)
 		})
 	}
 }
@@ -481,12 +488,12 @@ func TestBuildCancelled(t *testing.T) {
 		t.Fatalf("Build = %v, want context.Canceled", err)
 	}
 	for _, b := range s.eng.goBuilds() {
-		if o := outputOf(b.cmd); o == "/out/plugins/hello.so" || o == "/out/plugins/shout.so" {
+		if o := outputOf(b.Cmd); o == "/out/plugins/hello.so" || o == "/out/plugins/shout.so" {
 			t.Errorf("%s was built after the cancellation", o)
 		}
 	}
 	s.checkOutputUntouched(t)
-	s.eng.checkRemoved(t)
+	s.eng.CheckAllRemoved(t)
 }
 
 func TestBuildHostOnly(t *testing.T) {
@@ -551,15 +558,15 @@ func TestBuildHostOnly(t *testing.T) {
 	if len(builds) != 1 {
 		t.Fatalf("go builds: %v", builds)
 	}
-	i := slices.IndexFunc(builds[0].cmd, func(a string) bool { return strings.HasPrefix(a, "-ldflags=") })
+	i := slices.IndexFunc(builds[0].Cmd, func(a string) bool { return strings.HasPrefix(a, "-ldflags=") })
 	if i < 0 {
-		t.Fatalf("no -ldflags in %q", builds[0].cmd)
+		t.Fatalf("no -ldflags in %q", builds[0].Cmd)
 	}
-	if km := abiKeyRE.FindStringSubmatch(builds[0].cmd[i]); km == nil || km[1] != m.ABIKey || !strings.HasPrefix(builds[0].cmd[i], "-ldflags=-s -w -X ") {
-		t.Errorf("host stamped with %q, manifest key %s", builds[0].cmd[i], m.ABIKey)
+	if km := abiKeyRE.FindStringSubmatch(builds[0].Cmd[i]); km == nil || km[1] != m.ABIKey || !strings.HasPrefix(builds[0].Cmd[i], "-ldflags=-s -w -X ") {
+		t.Errorf("host stamped with %q, manifest key %s", builds[0].Cmd[i], m.ABIKey)
 	}
-	if slices.Contains(builds[0].cmd, "-buildmode=plugin") {
-		t.Errorf("host built as a plugin: %q", builds[0].cmd)
+	if slices.Contains(builds[0].Cmd, "-buildmode=plugin") {
+		t.Errorf("host built as a plugin: %q", builds[0].Cmd)
 	}
 	var mods []string
 	for _, mod := range m.Modules {
@@ -577,7 +584,7 @@ func TestBuildHostOnly(t *testing.T) {
 		t.Errorf("toolchain = %+v", m.Toolchain)
 	}
 	s.checkNoTemp(t)
-	s.eng.checkRemoved(t)
+	s.eng.CheckAllRemoved(t)
 	if !slices.Contains(s.events, Event{"output", s.cfg.OutputDir()}) {
 		t.Errorf("no output event in %v", s.events)
 	}
@@ -673,13 +680,13 @@ func TestReplaceDir(t *testing.T) {
 				if err := os.Mkdir(out, 0o755); err != nil {
 					t.Fatal(err)
 				}
-				writeFiles(t, out, tt.existing)
+				containertest.WriteFiles(t, out, tt.existing)
 			}
 			tmp, err := os.MkdirTemp(parent, ".dist.pbuild-*")
 			if err != nil {
 				t.Fatal(err)
 			}
-			writeFiles(t, tmp, files{"greeter": "new host", "plugins/hello.so": "new plugin"})
+			containertest.WriteFiles(t, tmp, files{"greeter": "new host", "plugins/hello.so": "new plugin"})
 			if err := replaceDir(tmp, out); err != nil {
 				t.Fatal(err)
 			}
@@ -714,7 +721,7 @@ func TestReplaceDir(t *testing.T) {
 func TestReplaceDirFailureKeepsOutput(t *testing.T) {
 	parent := t.TempDir()
 	out := filepath.Join(parent, "dist")
-	writeFiles(t, out, files{"marker": "keep"})
+	containertest.WriteFiles(t, out, files{"marker": "keep"})
 	err := replaceDir(filepath.Join(parent, ".dist.pbuild-missing"), out)
 	if err == nil {
 		t.Fatal("replaceDir of a missing directory succeeded")
@@ -729,7 +736,7 @@ func TestBuildOutputInsideModule(t *testing.T) {
 	// never staged, so neither the containers nor the module's hash see it.
 	y := strings.Replace(greeterYAML, "output: dist\n", "output: host/dist\n", 1)
 	s := newSetup(t, nil, y)
-	writeFiles(t, s.root, files{"host/dist/marker": "previous build\n"})
+	containertest.WriteFiles(t, s.root, files{"host/dist/marker": "previous build\n"})
 	if s.cfg.OutputDir() != filepath.Join(s.root, "host", "dist") {
 		t.Fatalf("output dir %s", s.cfg.OutputDir())
 	}
@@ -738,14 +745,21 @@ func TestBuildOutputInsideModule(t *testing.T) {
 	if !errors.As(err, &nge) {
 		t.Fatalf("Build = %v, want *manifests.NotGoBinaryError from the fake artifacts", err)
 	}
-	for id, names := range s.eng.copies {
-		for _, n := range names {
-			if strings.HasPrefix(n, "src/host/dist/") {
-				t.Errorf("%s copied into container %s", n, id)
+	for _, c := range s.eng.Created() {
+		names := s.eng.Copied(c.ID)
+		if c.Spec.Step == "toolchain" {
+			if len(names) != 0 {
+				t.Errorf("files copied into the toolchain probe container %s", c.ID)
+			}
+			continue
+		}
+		for n := range names {
+			if strings.HasPrefix(n, "/src/host/dist/") {
+				t.Errorf("%s copied into container %s", n, c.ID)
 			}
 		}
-		if !slices.Contains(names, "src/host/main.go") {
-			t.Errorf("container %s did not get the host's sources", id)
+		if _, ok := names["/src/host/main.go"]; !ok {
+			t.Errorf("container %s did not get the host's sources", c.ID)
 		}
 	}
 	if data, err := os.ReadFile(filepath.Join(s.root, "host", "dist", "marker")); err != nil || string(data) != "previous build\n" {
@@ -759,7 +773,7 @@ func TestBuildOutputInsideModule(t *testing.T) {
 	}
 	// The stamped key hashes the host module without its output directory.
 	host := s.eng.goBuilds()
-	i := slices.IndexFunc(host, func(e execCall) bool { return outputOf(e.cmd) == "/out/greeter" })
+	i := slices.IndexFunc(host, func(e containertest.ExecCall) bool { return outputOf(e.Cmd) == "/out/greeter" })
 	if i < 0 {
 		t.Fatal("no host build")
 	}
@@ -767,7 +781,7 @@ func TestBuildOutputInsideModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantKey := greeterKey(t, s)
-	if m := abiKeyRE.FindStringSubmatch(host[i].cmd[6]); m == nil || m[1] != wantKey {
-		t.Errorf("host stamped with %q, want key %s", host[i].cmd[6], wantKey)
+	if m := abiKeyRE.FindStringSubmatch(host[i].Cmd[6]); m == nil || m[1] != wantKey {
+		t.Errorf("host stamped with %q, want key %s", host[i].Cmd[6], wantKey)
 	}
 }

@@ -1,31 +1,20 @@
 package builder
 
 import (
-	"archive/tar"
-	"archive/zip"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-
-	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/container/containertest"
 	"github.com/pbuild/pbuild/toolchain"
 )
 
@@ -40,32 +29,15 @@ const (
 	probeOutput = "go version go1.24.4 linux/amd64\nlinux\namd64\nv1\ncc (Debian 12.2.0) 12.2.0\n"
 )
 
-// execCall is one command the fake ran.
-type execCall struct {
-	container string
-	cmd       []string
-	dir       string
-}
-
-// fakeEngine is a builder.Engine that answers the toolchain probe, the
-// resolve step and go build from canned output.
+// fakeEngine is the container engine the builder tests run against: a
+// containertest.FakeImages holding the base and toolchain images, whose
+// commands answer the toolchain probe, the resolve step and go build from
+// canned output.
 type fakeEngine struct {
-	mu      sync.Mutex
-	nextID  int
-	specs   map[string]container.Spec // by container ID
-	created []string
-	removed []string
-	// removeCtxErrs is what Remove saw of its context, per call.
-	removeCtxErrs []error
-	imageIDs      []string
-	copies        map[string][]string // container ID -> regular file names copied in
-	copyFroms     []string
-	execs         []execCall
+	*containertest.FakeImages
 
 	// list is the stdout of `go list -m -json all`.
 	list string
-	// vendor is the tar stream CopyFrom /src/vendor returns.
-	vendor []byte
 	// buildFail maps an artifact's output file ("/out/plugins/hello.so")
 	// to the exit code and output of its go build.
 	buildFail map[string]failure
@@ -75,6 +47,8 @@ type fakeEngine struct {
 	// onBuild, when set, runs inside every go build before it returns; it
 	// may block on ctx.
 	onBuild func(ctx context.Context, out string) error
+
+	mu sync.Mutex
 	// built records the -o of every successful go build.
 	built []string
 }
@@ -84,111 +58,65 @@ type failure struct {
 	output string
 }
 
+// newEngine is a fakeEngine whose go list prints list and whose /src/vendor
+// is the tar stream vendor.
 func newEngine(list string, vendor []byte) *fakeEngine {
-	return &fakeEngine{
-		specs:     map[string]container.Spec{},
-		copies:    map[string][]string{},
-		list:      list,
-		vendor:    vendor,
-		buildFail: map[string]failure{},
-	}
-}
-
-func (f *fakeEngine) ImageID(ctx context.Context, ref string) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.imageIDs = append(f.imageIDs, ref)
-	switch {
-	case ref == testBase:
-		return "sha256:base", nil
-	case strings.HasPrefix(ref, "pbuild/toolchain:go"+testGo+"-"):
-		return "sha256:toolchain", nil
-	}
-	return "", fmt.Errorf("image %s: %w", ref, container.ErrNotFound)
-}
-
-func (f *fakeEngine) BuildImage(ctx context.Context, tag string, buildContext io.Reader, args, labels map[string]string) (string, error) {
-	return "", errors.New("unexpected BuildImage: the toolchain image exists")
-}
-
-func (f *fakeEngine) Create(ctx context.Context, spec container.Spec) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nextID++
-	id := fmt.Sprintf("c%d-%s", f.nextID, spec.Step)
-	f.specs[id] = spec
-	f.created = append(f.created, id)
-	return id, nil
-}
-
-func (f *fakeEngine) Start(ctx context.Context, id string) error { return nil }
-
-func (f *fakeEngine) CopyTo(ctx context.Context, id, dir string, r io.Reader) error {
-	if dir != "/" {
-		return fmt.Errorf("unexpected CopyTo %s", dir)
-	}
-	var names []string
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	f := &fakeEngine{FakeImages: &containertest.FakeImages{}, list: list, buildFail: map[string]failure{}}
+	f.Images = map[string]string{testBase: "sha256:base"}
+	f.OnImageID = func(ref string) (string, error) {
+		if strings.HasPrefix(ref, "pbuild/toolchain:go"+testGo+"-") {
+			return "sha256:toolchain", nil
 		}
-		if err != nil {
-			return err
-		}
-		if hdr.Typeflag == tar.TypeReg {
-			names = append(names, hdr.Name)
-		}
+		return "", fmt.Errorf("image %s: %w", ref, container.ErrNotFound)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.copies[id] = append(f.copies[id], names...)
-	return nil
+	f.OnBuildImage = func(containertest.Build) (string, error) {
+		return "", errors.New("unexpected BuildImage: the toolchain image exists")
+	}
+	f.OnCopyTo = func(id, dir string, files map[string]string) error {
+		if dir != "/" {
+			return fmt.Errorf("unexpected CopyTo %s", dir)
+		}
+		return nil
+	}
+	f.Tars = map[string][]byte{
+		"/src/vendor":      vendor,
+		"/src/go.work.sum": containertest.Tar(map[string]string{"go.work.sum": ""}),
+	}
+	f.OnCopyFrom = f.copyOut
+	f.OnExec = f.exec
+	return f
 }
 
-func (f *fakeEngine) CopyFrom(ctx context.Context, id, p string) (io.ReadCloser, error) {
+// copyOut serves /out: the artifacts built so far.
+func (f *fakeEngine) copyOut(id, p string) ([]byte, error) {
+	if p != "/out" {
+		return nil, fmt.Errorf("copy %s: %w", p, container.ErrNotFound)
+	}
 	f.mu.Lock()
-	f.copyFroms = append(f.copyFroms, id+":"+p)
 	built := slices.Clone(f.built)
 	f.mu.Unlock()
-	switch p {
-	case "/src/vendor":
-		return io.NopCloser(bytes.NewReader(f.vendor)), nil
-	case "/src/go.work.sum":
-		return io.NopCloser(bytes.NewReader(tarOf(map[string][]byte{"go.work.sum": nil}))), nil
-	case "/out":
-		out := map[string][]byte{}
-		for _, o := range built {
-			name := strings.TrimPrefix(o, "/")
-			if f.outFile != nil {
-				out[name] = f.outFile(name)
-			} else {
-				out[name] = []byte("fake artifact " + name)
-			}
+	out := map[string]string{}
+	for _, o := range built {
+		name := strings.TrimPrefix(o, "/")
+		if f.outFile != nil {
+			out[name] = string(f.outFile(name))
+		} else {
+			out[name] = "fake artifact " + name
 		}
-		return io.NopCloser(bytes.NewReader(tarOf(out))), nil
 	}
-	return nil, fmt.Errorf("copy %s: %w", p, container.ErrNotFound)
+	return containertest.Tar(out), nil
 }
 
-func (f *fakeEngine) Exec(ctx context.Context, id string, e container.Exec) (int, error) {
-	f.mu.Lock()
-	f.execs = append(f.execs, execCall{container: id, cmd: slices.Clone(e.Cmd), dir: e.Dir})
-	f.mu.Unlock()
+func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
-	out := e.Stdout
-	if out == nil {
-		out = io.Discard
-	}
 	switch {
 	case len(e.Cmd) == 3 && e.Cmd[0] == "sh" && e.Cmd[1] == "-c" && strings.HasPrefix(e.Cmd[2], "go version"):
-		io.WriteString(out, probeOutput)
+		io.WriteString(e.Stdout, probeOutput)
 		return 0, nil
 	case strings.Join(e.Cmd, " ") == "go list -mod=readonly -m -json all":
-		io.WriteString(out, f.list)
+		io.WriteString(e.Stdout, f.list)
 		return 0, nil
 	case strings.Join(e.Cmd, " ") == "go work vendor",
 		strings.Join(e.Cmd, " ") == "touch go.work.sum",
@@ -202,7 +130,7 @@ func (f *fakeEngine) Exec(ctx context.Context, id string, e container.Exec) (int
 			}
 		}
 		if fl, ok := f.buildFail[o]; ok {
-			io.WriteString(out, fl.output)
+			io.WriteString(e.Stdout, fl.output)
 			return fl.code, nil
 		}
 		f.mu.Lock()
@@ -211,14 +139,6 @@ func (f *fakeEngine) Exec(ctx context.Context, id string, e container.Exec) (int
 		return 0, nil
 	}
 	return 127, nil
-}
-
-func (f *fakeEngine) Remove(ctx context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.removed = append(f.removed, id)
-	f.removeCtxErrs = append(f.removeCtxErrs, ctx.Err())
-	return nil
 }
 
 // outputOf is the -o argument of a go build command line.
@@ -232,144 +152,37 @@ func outputOf(args []string) string {
 }
 
 // goBuilds are the go build commands the fake ran.
-func (f *fakeEngine) goBuilds() []execCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []execCall
-	for _, e := range f.execs {
-		if len(e.cmd) > 1 && e.cmd[0] == "go" && e.cmd[1] == "build" {
+func (f *fakeEngine) goBuilds() []containertest.ExecCall {
+	var out []containertest.ExecCall
+	for _, e := range f.Execs() {
+		if len(e.Cmd) > 1 && e.Cmd[0] == "go" && e.Cmd[1] == "build" {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// checkRemoved fails the test unless every container was removed once,
-// with a live context.
-func (f *fakeEngine) checkRemoved(t *testing.T) {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	created, removed := slices.Clone(f.created), slices.Clone(f.removed)
-	slices.Sort(created)
-	slices.Sort(removed)
-	if !slices.Equal(created, removed) {
-		t.Errorf("created containers %v, removed %v", f.created, f.removed)
-	}
-	for i, err := range f.removeCtxErrs {
-		if err != nil {
-			t.Errorf("container %s removed with a done context: %v", f.removed[i], err)
-		}
-	}
-}
-
-func tarOf(fs map[string][]byte) []byte {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	names := make([]string, 0, len(fs))
-	for n := range fs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	dirs := map[string]bool{}
-	for _, n := range names {
-		for d := path.Dir(n); d != "." && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	var dirNames []string
-	for d := range dirs {
-		dirNames = append(dirNames, d)
-	}
-	slices.Sort(dirNames)
-	for _, d := range dirNames {
-		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755})
-	}
-	for _, n := range names {
-		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o755, Size: int64(len(fs[n]))})
-		tw.Write(fs[n])
-	}
-	tw.Close()
-	return buf.Bytes()
-}
-
 // toolchainProxy serves a tiny golang.org/toolchain zip and returns the
-// fetcher to use with it and the zip's h1 hash to pin.
-func toolchainProxy(t *testing.T) (*toolchain.Fetcher, string, *atomic.Int32) {
+// fetcher to use with it, the zip's h1 hash to pin and the proxy.
+func toolchainProxy(t *testing.T) (*toolchain.Fetcher, string, *containertest.Proxy) {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, body := range map[string]string{
-		"bin/go":                       "fake go",
-		"pkg/tool/linux_amd64/compile": "fake compile",
-		"VERSION":                      "go" + testGo + "\n",
-	} {
-		w, err := zw.Create(toolchain.ModulePath + "@" + testVersion + "/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(w, body)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	zipFile := filepath.Join(t.TempDir(), "tc.zip")
-	if err := os.WriteFile(zipFile, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := dirhash.HashZip(zipFile, dirhash.Hash1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		if r.URL.Path != "/golang.org/toolchain/@v/"+testVersion+".zip" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(buf.Bytes())
-	}))
-	t.Cleanup(srv.Close)
-	var d net.Dialer
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, _, _ := net.SplitHostPort(addr)
-			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-				return nil, fmt.Errorf("test refuses to dial %s", addr)
-			}
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
-	f := &toolchain.Fetcher{Proxy: srv.URL, SumDB: "off", CacheDir: t.TempDir(), HTTP: client}
-	return f, sum, &requests
+	data := containertest.ToolchainZip(t, testVersion, []containertest.ZipFile{
+		{Name: "bin/go", Body: "fake go"},
+		{Name: "pkg/tool/linux_amd64/compile", Body: "fake compile"},
+		{Name: "VERSION", Body: "go" + testGo + "\n"},
+	})
+	p := containertest.NewProxy(t)
+	p.Serve("/golang.org/toolchain/@v/"+testVersion+".zip", data)
+	f := &toolchain.Fetcher{Proxy: p.URL, SumDB: "off", CacheDir: t.TempDir(), HTTP: containertest.LoopbackClient()}
+	return f, containertest.ZipSum(t, data), p
 }
 
 // files is a file tree: slash path -> content.
 type files map[string]string
 
-func writeFiles(t *testing.T, root string, fs files) {
-	t.Helper()
-	for name, content := range fs {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// h1 is a well-formed, made-up module hash.
-func h1(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "h1:" + base64.StdEncoding.EncodeToString(sum[:])
-}
-
 var (
-	sumText21 = h1("text 0.21.0")
-	sumText20 = h1("text 0.20.0")
+	sumText21 = containertest.FakeSum("text 0.21.0")
+	sumText20 = containertest.FakeSum("text 0.20.0")
 )
 
 func mainGo(name string) string {
@@ -389,7 +202,7 @@ func greeterProject() files {
 			if text == "v0.20.0" {
 				s = sumText20
 			}
-			sum = "golang.org/x/text " + text + " " + s + "\ngolang.org/x/text " + text + "/go.mod " + h1("go.mod "+text) + "\n"
+			sum = "golang.org/x/text " + text + " " + s + "\ngolang.org/x/text " + text + "/go.mod " + containertest.FakeSum("go.mod "+text) + "\n"
 		}
 		fs := files{
 			"plugins/" + name + "/go.mod":  "module example.com/greeter/plugins/" + name + "\n\ngo 1.24\n\n" + req + "\nreplace example.com/greeter/api => ../../api\n",
@@ -443,14 +256,14 @@ output: dist
 
 // setup is one project with its fakes.
 type setup struct {
-	root     string
-	cfg      *config.Config
-	eng      *fakeEngine
-	opts     Options
-	events   []Event
-	sum      string
-	tmp      string // Options.TempDir
-	requests *atomic.Int32
+	root   string
+	cfg    *config.Config
+	eng    *fakeEngine
+	opts   Options
+	events []Event
+	sum    string
+	tmp    string // Options.TempDir
+	proxy  *containertest.Proxy
 }
 
 // newSetup writes the project (greeterProject with extra files), parses
@@ -466,8 +279,8 @@ func newSetup(t *testing.T, extra files, yamlText string) *setup {
 	for k, v := range extra {
 		fs[k] = v
 	}
-	writeFiles(t, root, fs)
-	fetcher, sum, requests := toolchainProxy(t)
+	containertest.WriteFiles(t, root, fs)
+	fetcher, sum, proxy := toolchainProxy(t)
 	data := fmt.Sprintf(yamlText, sum)
 	cfgFile := filepath.Join(root, config.FileName)
 	if err := os.WriteFile(cfgFile, []byte(data), 0o644); err != nil {
@@ -478,12 +291,12 @@ func newSetup(t *testing.T, extra files, yamlText string) *setup {
 		t.Fatal(err)
 	}
 	s := &setup{
-		root:     root,
-		cfg:      cfg,
-		eng:      newEngine(greeterList, tarOf(map[string][]byte{"vendor/modules.txt": []byte("# golang.org/x/text v0.21.0\n")})),
-		sum:      sum,
-		tmp:      t.TempDir(),
-		requests: requests,
+		root:  root,
+		cfg:   cfg,
+		eng:   newEngine(greeterList, containertest.Tar(map[string]string{"vendor/modules.txt": "# golang.org/x/text v0.21.0\n"})),
+		sum:   sum,
+		tmp:   t.TempDir(),
+		proxy: proxy,
 	}
 	var mu sync.Mutex
 	s.opts = Options{
@@ -506,7 +319,7 @@ func newSetup(t *testing.T, extra files, yamlText string) *setup {
 // withMarker gives the output directory previous contents.
 func (s *setup) withMarker(t *testing.T) {
 	t.Helper()
-	writeFiles(t, s.root, files{"dist/marker": "previous build\n", "dist/plugins/old.so": "old"})
+	containertest.WriteFiles(t, s.root, files{"dist/marker": "previous build\n", "dist/plugins/old.so": "old"})
 }
 
 // checkOutputUntouched fails unless the output directory holds exactly what

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pbuild/pbuild/internal/container/containertest"
 )
 
 // pkgView is what a test checks of a discovered package.
@@ -120,7 +122,7 @@ func TestDiscover(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tmp := realDir(t, t.TempDir())
-			writeFiles(t, tmp, tt.files)
+			containertest.WriteFiles(t, tmp, tt.files)
 			ws, err := Discover(tt.targets(tmp))
 			if err != nil {
 				t.Fatal(err)
@@ -328,7 +330,7 @@ func TestDiscoverErrors(t *testing.T) {
 			if tt.needNoGo && !noModuleAbove(root) {
 				t.Skipf("a go.mod above %s governs the temp dir", root)
 			}
-			writeFiles(t, root, tt.files)
+			containertest.WriteFiles(t, root, tt.files)
 			ws, err := Discover(tt.targets(root))
 			if err == nil {
 				t.Fatalf("Discover succeeded with modules %s", moduleRels(ws))

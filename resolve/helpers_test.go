@@ -1,29 +1,15 @@
 package resolve
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pbuild/pbuild/internal/container/containertest"
 )
 
 // files is a file tree to write: slash path -> content.
 type files map[string]string
-
-func writeFiles(t *testing.T, root string, fs files) {
-	t.Helper()
-	for name, content := range fs {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // realDir returns dir with symbolic links resolved, so expected paths match
 // whatever the code computes from it.
@@ -34,12 +20,6 @@ func realDir(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return d
-}
-
-// fakeSum is a well-formed h1 hash derived from s.
-func fakeSum(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return "h1:" + base64.StdEncoding.EncodeToString(h[:])
 }
 
 func mainGo(doc string) string {
@@ -66,8 +46,8 @@ require (
 
 replace example.com/greeter/api => ../api
 `,
-		"host/go.sum": "golang.org/x/text v0.21.0 " + fakeSum("text 0.21.0") + "\n" +
-			"golang.org/x/text v0.21.0/go.mod " + fakeSum("text 0.21.0 go.mod") + "\n",
+		"host/go.sum": "golang.org/x/text v0.21.0 " + containertest.FakeSum("text 0.21.0") + "\n" +
+			"golang.org/x/text v0.21.0/go.mod " + containertest.FakeSum("text 0.21.0 go.mod") + "\n",
 		"host/main.go": mainGo("host"),
 
 		"plugins/hello/go.mod": `module example.com/greeter/plugins/hello
@@ -81,8 +61,8 @@ require (
 
 replace example.com/greeter/api => ../../api
 `,
-		"plugins/hello/go.sum": "golang.org/x/text v0.20.0 " + fakeSum("text 0.20.0") + "\n" +
-			"golang.org/x/text v0.20.0/go.mod " + fakeSum("text 0.20.0 go.mod") + "\n",
+		"plugins/hello/go.sum": "golang.org/x/text v0.20.0 " + containertest.FakeSum("text 0.20.0") + "\n" +
+			"golang.org/x/text v0.20.0/go.mod " + containertest.FakeSum("text 0.20.0 go.mod") + "\n",
 		"plugins/hello/main.go": mainGo("hello"),
 
 		"plugins/count/go.mod": `module example.com/greeter/plugins/count
@@ -112,7 +92,7 @@ func greeterTargets(root string) []Target {
 func greeter(t *testing.T) (root string, ws *Workspace) {
 	t.Helper()
 	root = realDir(t, t.TempDir())
-	writeFiles(t, root, greeterFiles())
+	containertest.WriteFiles(t, root, greeterFiles())
 	ws, err := Discover(greeterTargets(root))
 	if err != nil {
 		t.Fatal(err)

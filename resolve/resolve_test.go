@@ -1,7 +1,6 @@
 package resolve
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -12,12 +11,12 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/container/containertest"
 	"github.com/pbuild/pbuild/manifests"
 )
 
@@ -86,15 +85,15 @@ const greeterList = `{
 // greeterList, beyond greeterFiles' own: the fork in host/go.sum, and a
 // module only go.work.sum knows.
 var (
-	sumText   = fakeSum("text 0.21.0")
-	sumFork   = fakeSum("fork 1.0.1")
-	sumWork   = fakeSum("fromworksum 0.3.0")
+	sumText   = containertest.FakeSum("text 0.21.0")
+	sumFork   = containertest.FakeSum("fork 1.0.1")
+	sumWork   = containertest.FakeSum("fromworksum 0.3.0")
 	extraSums = files{
 		"host/go.sum": "golang.org/x/text v0.21.0 " + sumText + "\n" +
-			"golang.org/x/text v0.21.0/go.mod " + fakeSum("text 0.21.0 go.mod") + "\n" +
-			"golang.org/x/tools v0.6.0/go.mod " + fakeSum("tools go.mod") + "\n" +
+			"golang.org/x/text v0.21.0/go.mod " + containertest.FakeSum("text 0.21.0 go.mod") + "\n" +
+			"golang.org/x/tools v0.6.0/go.mod " + containertest.FakeSum("tools go.mod") + "\n" +
 			"example.com/fork v1.0.1 " + sumFork + "\n" +
-			"example.com/fork v1.0.1/go.mod " + fakeSum("fork go.mod") + "\n" +
+			"example.com/fork v1.0.1/go.mod " + containertest.FakeSum("fork go.mod") + "\n" +
 			"not a go.sum line\n" + "\n",
 		"go.work.sum": "example.com/fromworksum v0.3.0 " + sumWork + "\n",
 	}
@@ -134,14 +133,14 @@ func TestReadSums(t *testing.T) {
 	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
 		t.Fatal(err)
 	}
-	writeFiles(t, dir, extraSums)
+	containertest.WriteFiles(t, dir, extraSums)
 	sums, err := readSums(dir, ws)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
 		"golang.org/x/text v0.21.0":      sumText,
-		"golang.org/x/text v0.20.0":      fakeSum("text 0.20.0"), // plugins/hello/go.sum
+		"golang.org/x/text v0.20.0":      containertest.FakeSum("text 0.20.0"), // plugins/hello/go.sum
 		"example.com/fork v1.0.1":        sumFork,
 		"example.com/fromworksum v0.3.0": sumWork,
 	}
@@ -156,7 +155,7 @@ func TestBuildList(t *testing.T) {
 	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
 		t.Fatal(err)
 	}
-	writeFiles(t, dir, extraSums)
+	containertest.WriteFiles(t, dir, extraSums)
 	listed, err := ParseBuildList([]byte(greeterList))
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +283,7 @@ func TestRaisedRequirements(t *testing.T) {
 
 func TestRaisedRequirementsOrderAndNames(t *testing.T) {
 	root := realDir(t, t.TempDir())
-	writeFiles(t, root, files{
+	containertest.WriteFiles(t, root, files{
 		"host/go.mod":  "module example.com/host\n\nrequire (\n\texample.com/z v1.0.0\n\texample.com/a v1.0.0\n\texample.com/lib v0.0.0\n)\n\nreplace example.com/lib => ../lib\n",
 		"host/main.go": mainGo("host"),
 		// lib holds no artifact: it is named as a module.
@@ -347,94 +346,25 @@ func TestErrorHint(t *testing.T) {
 	}
 }
 
-// fakeEngine is a container engine that runs nothing: it answers the resolve
-// step's commands from canned output and records what it was asked.
+// fakeEngine is the container engine the resolve tests run against: a
+// containertest.Fake whose commands answer as the go command does in the
+// resolve step, from canned output.
 type fakeEngine struct {
-	mu      sync.Mutex
-	specs   []container.Spec
-	started []string
-	removed []string
-	copyTo  []copied
-	execs   []container.Exec
-	nextID  int
+	*containertest.Fake
 
 	list         string // stdout of go list
 	listCode     int
 	vendorCode   int
 	vendorStderr string
-	noVendor     bool              // CopyFrom /src/vendor reports not found
-	copyFrom     map[string][]byte // path -> tar stream
-	removeCtxErr []error
 }
 
-type copied struct {
-	id, dir string
-	files   map[string]string // regular files by name
-}
-
-func (f *fakeEngine) Create(ctx context.Context, spec container.Spec) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nextID++
-	f.specs = append(f.specs, spec)
-	return fmt.Sprintf("ctr%d", f.nextID), nil
-}
-
-func (f *fakeEngine) Start(ctx context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.started = append(f.started, id)
-	return nil
-}
-
-func (f *fakeEngine) CopyTo(ctx context.Context, id, dir string, r io.Reader) error {
-	files := map[string]string{}
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if hdr.Typeflag == tar.TypeReg {
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				return err
-			}
-			files[hdr.Name] = string(data)
-		}
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.copyTo = append(f.copyTo, copied{id: id, dir: dir, files: files})
-	return nil
-}
-
-func (f *fakeEngine) CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error) {
-	if path == "/src/vendor" && f.noVendor {
-		return nil, fmt.Errorf("stat %s: %w", path, container.ErrNotFound)
-	}
-	data, ok := f.copyFrom[path]
-	if !ok {
-		return nil, fmt.Errorf("unexpected CopyFrom %s", path)
-	}
-	return io.NopCloser(bytes.NewReader(data)), nil
-}
-
-func (f *fakeEngine) Exec(ctx context.Context, id string, e container.Exec) (int, error) {
-	f.mu.Lock()
-	f.execs = append(f.execs, e)
-	f.mu.Unlock()
+func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int, error) {
 	switch strings.Join(e.Cmd, " ") {
 	case "go list -mod=readonly -m -json all":
 		io.WriteString(e.Stdout, f.list)
 		return f.listCode, nil
 	case "go work vendor":
-		if e.Stderr != nil {
-			io.WriteString(e.Stderr, f.vendorStderr)
-		}
+		io.WriteString(e.Stderr, f.vendorStderr)
 		return f.vendorCode, nil
 	case "touch go.work.sum":
 		return 0, nil
@@ -442,47 +372,21 @@ func (f *fakeEngine) Exec(ctx context.Context, id string, e container.Exec) (int
 	return 127, nil
 }
 
-func (f *fakeEngine) Remove(ctx context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.removed = append(f.removed, id)
-	f.removeCtxErr = append(f.removeCtxErr, ctx.Err())
-	return nil
-}
-
-// tarOf builds a tar stream of regular files.
-func tarOf(t *testing.T, fs files) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	names := make([]string, 0, len(fs))
-	for n := range fs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(fs[n]))}); err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(tw, fs[n])
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func newResolveEngine(t *testing.T) *fakeEngine {
-	return &fakeEngine{
-		list: greeterList,
-		copyFrom: map[string][]byte{
-			"/src/vendor": tarOf(t, files{
+// newResolveEngine is a fakeEngine for the greeter workspace: go list
+// prints greeterList and /src/vendor and /src/go.work.sum can be copied out.
+func newResolveEngine() *fakeEngine {
+	f := &fakeEngine{
+		Fake: &containertest.Fake{Tars: map[string][]byte{
+			"/src/vendor": containertest.Tar(files{
 				"vendor/modules.txt":                  "# golang.org/x/text v0.21.0\n## explicit; go 1.18\ngolang.org/x/text/cases\n",
 				"vendor/golang.org/x/text/cases/x.go": "package cases\n",
 			}),
-			"/src/go.work.sum": tarOf(t, files{"go.work.sum": extraSums["go.work.sum"]}),
-		},
+			"/src/go.work.sum": containertest.Tar(files{"go.work.sum": extraSums["go.work.sum"]}),
+		}},
+		list: greeterList,
 	}
+	f.OnExec = f.exec
+	return f
 }
 
 func hasEnv(env []string, kv string) bool { return slices.Contains(env, kv) }
@@ -495,8 +399,8 @@ func TestResolverRun(t *testing.T) {
 			if err := Stage(ws, dir, "1.24.4", nil); err != nil {
 				t.Fatal(err)
 			}
-			writeFiles(t, dir, files{"host/go.sum": extraSums["host/go.sum"]})
-			eng := newResolveEngine(t)
+			containertest.WriteFiles(t, dir, files{"host/go.sum": extraSums["host/go.sum"]})
+			eng := newResolveEngine()
 			var log bytes.Buffer
 			r := &Resolver{
 				Engine:  eng,
@@ -513,10 +417,11 @@ func TestResolverRun(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if len(eng.specs) != 1 {
-				t.Fatalf("created %d containers, want 1", len(eng.specs))
+			specs := eng.Specs()
+			if len(specs) != 1 {
+				t.Fatalf("created %d containers, want 1", len(specs))
 			}
-			spec := eng.specs[0]
+			spec := specs[0]
 			if spec.Image != r.Image || spec.Step != "resolve" || !spec.Network || spec.Project != r.Project {
 				t.Errorf("spec = %+v, want image %s, step resolve, network", spec, r.Image)
 			}
@@ -532,8 +437,8 @@ func TestResolverRun(t *testing.T) {
 			if hasEnv(spec.Env, ssl) != withCA {
 				t.Errorf("env %q: SSL_CERT_FILE set = %v, want %v", spec.Env, !withCA, withCA)
 			}
-			if !reflect.DeepEqual(eng.removed, []string{"ctr1"}) || eng.removeCtxErr[0] != nil {
-				t.Errorf("removed %v, want ctr1 removed with a live context", eng.removed)
+			if r := eng.Removals(); len(r) != 1 || r[0].ID != "c1" || r[0].CtxErr != nil {
+				t.Errorf("removed %+v, want c1 removed with a live context", r)
 			}
 
 			// The staged workspace goes in under /src, the CA bundle beside it.
@@ -541,22 +446,23 @@ func TestResolverRun(t *testing.T) {
 			if withCA {
 				wantCopies = 2
 			}
-			if len(eng.copyTo) != wantCopies {
-				t.Fatalf("%d copies into the container, want %d", len(eng.copyTo), wantCopies)
+			copies := eng.CopiesIn()
+			if len(copies) != wantCopies {
+				t.Fatalf("%d copies into the container, want %d", len(copies), wantCopies)
 			}
-			src := eng.copyTo[0]
-			if src.dir != "/" || src.files["src/go.work"] == "" || src.files["src/plugins/hello/main.go"] != mainGo("hello") {
-				t.Errorf("first copy to %s holds %v, want the staged workspace under src/", src.dir, keysOf(src.files))
+			src := copies[0]
+			if src.ID != "c1" || src.Dir != "/" || src.Files["src/go.work"] == "" || src.Files["src/plugins/hello/main.go"] != mainGo("hello") {
+				t.Errorf("first copy to %s:%s holds %v, want the staged workspace under src/", src.ID, src.Dir, keysOf(src.Files))
 			}
 			if withCA {
-				ca := eng.copyTo[1]
-				if ca.dir != "/" || ca.files["etc/pbuild/ca-certificates.crt"] != string(r.CABundle) || len(ca.files) != 1 {
-					t.Errorf("CA copy to %s holds %v, want etc/pbuild/ca-certificates.crt", ca.dir, keysOf(ca.files))
+				ca := copies[1]
+				if ca.ID != "c1" || ca.Dir != "/" || ca.Files["etc/pbuild/ca-certificates.crt"] != string(r.CABundle) || len(ca.Files) != 1 {
+					t.Errorf("CA copy to %s:%s holds %v, want etc/pbuild/ca-certificates.crt", ca.ID, ca.Dir, keysOf(ca.Files))
 				}
 			}
 
 			var cmds []string
-			for _, e := range eng.execs {
+			for _, e := range eng.Execs() {
 				cmds = append(cmds, strings.Join(e.Cmd, " "))
 				if e.Dir != "/src" {
 					t.Errorf("%q ran in %q, want /src", e.Cmd, e.Dir)
@@ -564,6 +470,9 @@ func TestResolverRun(t *testing.T) {
 			}
 			if want := []string{"go list -mod=readonly -m -json all", "go work vendor", "touch go.work.sum"}; !reflect.DeepEqual(cmds, want) {
 				t.Errorf("commands = %q, want %q", cmds, want)
+			}
+			if got, want := eng.CopiesOut(), []containertest.CopyOut{{ID: "c1", Path: "/src/vendor"}, {ID: "c1", Path: "/src/go.work.sum"}}; !reflect.DeepEqual(got, want) {
+				t.Errorf("copied out %v, want %v", got, want)
 			}
 
 			// vendor/ and go.work.sum came back into the staging dir.
@@ -609,8 +518,8 @@ func TestResolverRunNothingToVendor(t *testing.T) {
 	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
 		t.Fatal(err)
 	}
-	eng := newResolveEngine(t)
-	eng.noVendor = true
+	eng := newResolveEngine()
+	delete(eng.Tars, "/src/vendor") // not found, as when nothing was vendored
 	eng.list = greeterList[:strings.Index(greeterList, "{\n\t\"Path\": \"golang.org/x/text\"")]
 	res, err := (&Resolver{Engine: eng, Image: "img"}).Run(context.Background(), ws, dir)
 	if err != nil {
@@ -622,7 +531,7 @@ func TestResolverRunNothingToVendor(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "vendor")); err == nil {
 		t.Error("a vendor directory appeared")
 	}
-	for _, kv := range eng.specs[0].Env {
+	for _, kv := range eng.Specs()[0].Env {
 		if strings.HasPrefix(kv, "SSL_CERT_FILE=") {
 			t.Errorf("SSL_CERT_FILE set without a CA bundle: %s", kv)
 		}
@@ -663,7 +572,7 @@ func TestResolverRunFailures(t *testing.T) {
 			if err := Stage(ws, dir, "1.24.4", nil); err != nil {
 				t.Fatal(err)
 			}
-			eng := newResolveEngine(t)
+			eng := newResolveEngine()
 			tt.setup(eng)
 			var log bytes.Buffer
 			_, err := (&Resolver{Engine: eng, Image: "img", Log: &log}).Run(context.Background(), ws, dir)
@@ -677,11 +586,11 @@ func TestResolverRunFailures(t *testing.T) {
 			if !strings.Contains(re.Hint(), tt.hint) {
 				t.Errorf("hint %q does not mention %q", re.Hint(), tt.hint)
 			}
-			if len(eng.execs) != tt.commands {
-				t.Errorf("%d commands ran, want %d (nothing after the failure)", len(eng.execs), tt.commands)
+			if execs := eng.Execs(); len(execs) != tt.commands {
+				t.Errorf("%d commands ran, want %d (nothing after the failure)", len(execs), tt.commands)
 			}
-			if !reflect.DeepEqual(eng.removed, []string{"ctr1"}) {
-				t.Errorf("removed %v, want ctr1", eng.removed)
+			if removed := eng.Removed(); !reflect.DeepEqual(removed, []string{"c1"}) {
+				t.Errorf("removed %v, want c1", removed)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "vendor")); err == nil {
 				t.Error("vendor copied out after a failure")
@@ -695,7 +604,7 @@ func TestResolverRunFailures(t *testing.T) {
 	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
 		t.Fatal(err)
 	}
-	eng := newResolveEngine(t)
+	eng := newResolveEngine()
 	eng.vendorCode, eng.vendorStderr = 1, missingSum
 	var log bytes.Buffer
 	_, err := (&Resolver{Engine: eng, Image: "img", Log: &log}).Run(context.Background(), ws, dir)
@@ -717,8 +626,8 @@ func TestResolverRunUnsafeVendorArchive(t *testing.T) {
 	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
 		t.Fatal(err)
 	}
-	eng := newResolveEngine(t)
-	eng.copyFrom["/src/vendor"] = tarOf(t, files{"../escape": "x"})
+	eng := newResolveEngine()
+	eng.Tars["/src/vendor"] = containertest.Tar(files{"../escape": "x"})
 	_, err := (&Resolver{Engine: eng, Image: "img"}).Run(context.Background(), ws, dir)
 	if err == nil || !strings.Contains(err.Error(), "copy /src/vendor out") {
 		t.Fatalf("Run = %v, want the unsafe archive refused", err)

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/pbuild/pbuild/internal/container/containertest"
 )
 
 // treeHash hashes everything observable about a tree: names, types, modes,
@@ -100,7 +102,7 @@ func TestStage(t *testing.T) {
 	} {
 		src[name] = content
 	}
-	writeFiles(t, root, src)
+	containertest.WriteFiles(t, root, src)
 	if err := os.Symlink("main.go", filepath.Join(root, "host", "link.go")); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +187,7 @@ func TestStageRootModule(t *testing.T) {
 	// The workspace root is itself a module: it is used as ".", and a
 	// go.work the user keeps there is replaced by the staged one.
 	root := realDir(t, t.TempDir())
-	writeFiles(t, root, files{
+	containertest.WriteFiles(t, root, files{
 		"go.mod":            "module example.com/app\n\ngo 1.24\n",
 		"go.work":           "go 1.22\n\nuse .\nuse ../elsewhere\n",
 		"main.go":           mainGo("app"),
@@ -229,7 +231,7 @@ func TestStageDoesNotOverwrite(t *testing.T) {
 	// rather than mixing two trees.
 	_, ws := greeter(t)
 	dst := t.TempDir()
-	writeFiles(t, dst, files{"api/api.go": "stale"})
+	containertest.WriteFiles(t, dst, files{"api/api.go": "stale"})
 	if err := Stage(ws, dst, "1.24.4", nil); err == nil || !strings.Contains(err.Error(), "stage module example.com/greeter/api") {
 		t.Errorf("Stage over a used directory = %v, want an error naming the module", err)
 	}
@@ -247,7 +249,7 @@ func TestDirHash(t *testing.T) {
 	a, b := t.TempDir(), filepath.Join(t.TempDir(), "elsewhere", "deeper")
 	for _, root := range []string{a, b} {
 		for name, content := range mod {
-			writeFiles(t, filepath.Join(root, "m"), files{name: content})
+			containertest.WriteFiles(t, filepath.Join(root, "m"), files{name: content})
 		}
 	}
 	ha, err := DirHash(a, m)
@@ -271,12 +273,12 @@ func TestDirHash(t *testing.T) {
 	}
 
 	// Files around the module do not count.
-	writeFiles(t, a, files{"go.work": "go 1.24.4\n", "other/go.mod": "module example.com/other\n"})
+	containertest.WriteFiles(t, a, files{"go.work": "go 1.24.4\n", "other/go.mod": "module example.com/other\n"})
 	if h, _ := DirHash(a, m); h != ha {
 		t.Errorf("files outside the module changed its hash")
 	}
 	// Neither do a nested module, VCS directories or the vendor directory.
-	writeFiles(t, filepath.Join(a, "m"), files{
+	containertest.WriteFiles(t, filepath.Join(a, "m"), files{
 		"nested/go.mod":             "module example.com/m/nested\n",
 		"nested/n.go":               "package nested\n",
 		".git/HEAD":                 "ref: refs/heads/main\n",
@@ -288,13 +290,13 @@ func TestDirHash(t *testing.T) {
 	}
 
 	// One changed byte does.
-	writeFiles(t, filepath.Join(b, "m"), files{"main.go": strings.Replace(mod["main.go"], "m", "n", 1)})
+	containertest.WriteFiles(t, filepath.Join(b, "m"), files{"main.go": strings.Replace(mod["main.go"], "m", "n", 1)})
 	if h, _ := DirHash(b, m); h == ha {
 		t.Error("a changed byte did not change the hash")
 	}
 	// And so does a renamed file.
 	c := t.TempDir()
-	writeFiles(t, filepath.Join(c, "m"), files{"go.mod": mod["go.mod"], "main2.go": mod["main.go"], "internal/x/x.go": mod["internal/x/x.go"]})
+	containertest.WriteFiles(t, filepath.Join(c, "m"), files{"go.mod": mod["go.mod"], "main2.go": mod["main.go"], "internal/x/x.go": mod["internal/x/x.go"]})
 	if h, _ := DirHash(c, m); h == ha {
 		t.Error("a renamed file did not change the hash")
 	}
@@ -309,7 +311,7 @@ func TestDirHashRootModule(t *testing.T) {
 	// go.work, go.work.sum and the vendor directory after resolving.
 	root := &Module{Path: "example.com/app", Rel: "."}
 	dir := t.TempDir()
-	writeFiles(t, dir, files{
+	containertest.WriteFiles(t, dir, files{
 		"go.mod":  "module example.com/app\n",
 		"main.go": mainGo("app"),
 	})
@@ -317,7 +319,7 @@ func TestDirHashRootModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFiles(t, dir, files{
+	containertest.WriteFiles(t, dir, files{
 		"go.work":                        "go 1.24.4\n\nuse .\n",
 		"go.work.sum":                    "golang.org/x/text v0.21.0 h1:x\n",
 		"vendor/modules.txt":             "# golang.org/x/text v0.21.0\n",
@@ -328,7 +330,7 @@ func TestDirHashRootModule(t *testing.T) {
 	if after, err := DirHash(dir, root); err != nil || after != before {
 		t.Errorf("DirHash after resolving = %s (%v), want %s", after, err, before)
 	}
-	writeFiles(t, dir, files{"extra.go": "package main\n"})
+	containertest.WriteFiles(t, dir, files{"extra.go": "package main\n"})
 	if after, _ := DirHash(dir, root); after == before {
 		t.Error("a new file in the root module did not change its hash")
 	}

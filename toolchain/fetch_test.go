@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/pbuild/pbuild/internal/container/containertest"
 )
 
 func TestModuleVersion(t *testing.T) {
@@ -28,25 +29,7 @@ func TestModuleVersion(t *testing.T) {
 }
 
 func newFetcher(t *testing.T, proxyList string) *Fetcher {
-	return &Fetcher{Proxy: proxyList, SumDB: "off", CacheDir: t.TempDir(), HTTP: loopbackClient()}
-}
-
-// loopbackClient is an HTTP client that can only reach this machine: a
-// test that would fall back to a real server fails instead.
-func loopbackClient() *http.Client {
-	var d net.Dialer
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-				return nil, fmt.Errorf("test refuses to dial %s", addr)
-			}
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
+	return &Fetcher{Proxy: proxyList, SumDB: "off", CacheDir: t.TempDir(), HTTP: containertest.LoopbackClient()}
 }
 
 func cachedZip(f *Fetcher) string {
@@ -84,8 +67,8 @@ func TestFetchPinned(t *testing.T) {
 	if *got != *want {
 		t.Errorf("Fetch = %+v, want %+v", got, want)
 	}
-	if p.total() != 1 {
-		t.Errorf("%d requests, want 1", p.total())
+	if p.Total() != 1 {
+		t.Errorf("%d requests, want 1", p.Total())
 	}
 	if l := leftovers(t, f); len(l) != 0 {
 		t.Errorf("download left %v in the cache", l)
@@ -95,7 +78,7 @@ func TestFetchPinned(t *testing.T) {
 	}
 
 	// The second fetch uses the cache.
-	p.status("/good", http.StatusInternalServerError)
+	p.Status("/good", http.StatusInternalServerError)
 	again, err := f.Fetch(context.Background(), testVersion, sum)
 	if err != nil {
 		t.Fatal(err)
@@ -103,8 +86,8 @@ func TestFetchPinned(t *testing.T) {
 	if *again != *want {
 		t.Errorf("second Fetch = %+v, want %+v", again, want)
 	}
-	if p.total() != 1 {
-		t.Errorf("second Fetch made %d more requests, want none", p.total()-1)
+	if p.Total() != 1 {
+		t.Errorf("second Fetch made %d more requests, want none", p.Total()-1)
 	}
 }
 
@@ -139,7 +122,7 @@ func TestFetchChecksumMismatch(t *testing.T) {
 	if _, err := f.Fetch(context.Background(), testVersion, sum); err != nil {
 		t.Fatal(err)
 	}
-	tampered := makeZip(t, testVersion, append([]zipFile{{"bin/evil", "x"}}, toolchainFiles...))
+	tampered := containertest.ToolchainZip(t, testVersion, append([]containertest.ZipFile{{Name: "bin/evil", Body: "x"}}, toolchainFiles...))
 	if err := os.WriteFile(cachedZip(f), tampered, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +156,7 @@ func TestFetchCachedHashDoesNotOverridePin(t *testing.T) {
 	if _, err := f.Fetch(context.Background(), testVersion, sum); err != nil {
 		t.Fatal(err)
 	}
-	tampered := makeZip(t, testVersion, append(toolchainFiles[:len(toolchainFiles):len(toolchainFiles)], zipFile{"bin/evil", "x"}))
+	tampered := containertest.ToolchainZip(t, testVersion, append(toolchainFiles[:len(toolchainFiles):len(toolchainFiles)], containertest.ZipFile{Name: "bin/evil", Body: "x"}))
 	if err := os.WriteFile(cachedZip(f), tampered, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +167,8 @@ func TestFetchCachedHashDoesNotOverridePin(t *testing.T) {
 }
 
 func TestFetchCorruptZip(t *testing.T) {
-	p := newProxy(t)
-	p.serve("/good"+testZipPath, []byte("this is not a zip"))
+	p := containertest.NewProxy(t)
+	p.Serve("/good"+testZipPath, []byte("this is not a zip"))
 	f := newFetcher(t, p.URL+"/good")
 	_, err := f.Fetch(context.Background(), testVersion, "h1:"+strings.Repeat("A", 43)+"=")
 	var fe *FetchError
@@ -227,8 +210,8 @@ func TestFetchUnverifiable(t *testing.T) {
 				t.Errorf("hint %q does not suggest pinning toolchain.sum", ue.Hint())
 			}
 			// Only the proxy was asked; no checksum database.
-			if p.total() != 1 || p.count("/good"+testZipPath) != 1 {
-				t.Errorf("requests: %v", p.requests)
+			if p.Total() != 1 || p.Count("/good"+testZipPath) != 1 {
+				t.Errorf("requests: %v", p.Requests())
 			}
 		})
 	}
@@ -236,10 +219,10 @@ func TestFetchUnverifiable(t *testing.T) {
 
 func TestFetchProxyList(t *testing.T) {
 	p, sum := goodProxy(t)
-	p.status("/404", http.StatusNotFound)
-	p.status("/410", http.StatusGone)
-	p.status("/500", http.StatusInternalServerError)
-	p.status("/502", http.StatusBadGateway)
+	p.Status("/404", http.StatusNotFound)
+	p.Status("/410", http.StatusGone)
+	p.Status("/500", http.StatusInternalServerError)
+	p.Status("/502", http.StatusBadGateway)
 	u := p.URL
 	tests := []struct {
 		name  string
@@ -261,9 +244,7 @@ func TestFetchProxyList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p.mu.Lock()
-			p.requests = nil
-			p.mu.Unlock()
+			p.Reset()
 			f := newFetcher(t, tt.list)
 			got, err := f.Fetch(context.Background(), testVersion, sum)
 			if tt.err == "" {
@@ -286,7 +267,7 @@ func TestFetchProxyList(t *testing.T) {
 				}
 			}
 			var asked []string
-			for _, r := range p.requests {
+			for _, r := range p.Requests() {
 				prefix, _, _ := strings.Cut(strings.TrimPrefix(r, "/"), "/")
 				asked = append(asked, "/"+prefix)
 			}
@@ -299,8 +280,8 @@ func TestFetchProxyList(t *testing.T) {
 
 func TestFetchRedactsCredentials(t *testing.T) {
 	p, sum := goodProxy(t)
-	p.status("/404", http.StatusNotFound)
-	p.status("/500", http.StatusInternalServerError)
+	p.Status("/404", http.StatusNotFound)
+	p.Status("/500", http.StatusInternalServerError)
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
@@ -346,7 +327,7 @@ func TestFetchCancelled(t *testing.T) {
 
 // sumDB serves a checksum database signed with a fresh key below
 // /good/sumdb/<name>/ of p (the proxy at /good serves it), vouching for whatever gosum returns.
-func sumDB(t *testing.T, p *proxy, name string, gosum func(path, vers string) ([]byte, error)) (vkey string) {
+func sumDB(t *testing.T, p *containertest.Proxy, name string, gosum func(path, vers string) ([]byte, error)) (vkey string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, name)
 	if err != nil {
@@ -354,14 +335,14 @@ func sumDB(t *testing.T, p *proxy, name string, gosum func(path, vers string) ([
 	}
 	srv := sumdb.NewServer(sumdb.NewTestServer(skey, gosum))
 	base := "/good/sumdb/" + name
-	p.routes[base+"/supported"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
-	p.routes[base+"/"] = http.StripPrefix(base, srv)
+	p.Handle(base+"/supported", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	p.Handle(base+"/", http.StripPrefix(base, srv))
 	return vkey
 }
 
 func TestFetchChecksumDatabase(t *testing.T) {
-	data := makeZip(t, testVersion, toolchainFiles)
-	sum := zipSum(t, data)
+	data := containertest.ToolchainZip(t, testVersion, toolchainFiles)
+	sum := containertest.ZipSum(t, data)
 	tests := []struct {
 		name    string
 		dbSum   string // what the database says
@@ -372,8 +353,8 @@ func TestFetchChecksumDatabase(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProxy(t)
-			p.serve("/good"+testZipPath, data)
+			p := containertest.NewProxy(t)
+			p.Serve("/good"+testZipPath, data)
 			var lookups []string
 			vkey := sumDB(t, p, "sum.test.example", func(path, vers string) ([]byte, error) {
 				lookups = append(lookups, path+"@"+vers)
@@ -385,8 +366,8 @@ func TestFetchChecksumDatabase(t *testing.T) {
 			if strings.Join(lookups, " ") != testModule {
 				t.Errorf("database lookups = %v, want %s", lookups, testModule)
 			}
-			if p.count("/good/sumdb/sum.test.example/supported") != 1 {
-				t.Errorf("the proxy's sumdb endpoint was not probed: %v", p.requests)
+			if p.Count("/good/sumdb/sum.test.example/supported") != 1 {
+				t.Errorf("the proxy's sumdb endpoint was not probed: %v", p.Requests())
 			}
 			if !tt.wantErr {
 				if err != nil {
@@ -397,13 +378,13 @@ func TestFetchChecksumDatabase(t *testing.T) {
 				}
 				// Verified once, the cached zip needs neither the proxy
 				// nor the database again.
-				before := p.total()
+				before := p.Total()
 				again, err := f.Fetch(context.Background(), testVersion, "")
 				if err != nil || again.Sum != sum {
 					t.Fatalf("second Fetch = %+v, %v", again, err)
 				}
-				if p.total() != before || len(lookups) != 1 {
-					t.Errorf("second Fetch made %d requests", p.total()-before)
+				if p.Total() != before || len(lookups) != 1 {
+					t.Errorf("second Fetch made %d requests", p.Total()-before)
 				}
 				return
 			}
@@ -424,11 +405,11 @@ func TestFetchChecksumDatabase(t *testing.T) {
 func TestFetchChecksumDatabaseWrongKey(t *testing.T) {
 	// A database signing with another key than GOSUMDB names is not
 	// believed.
-	data := makeZip(t, testVersion, toolchainFiles)
-	p := newProxy(t)
-	p.serve("/good"+testZipPath, data)
+	data := containertest.ToolchainZip(t, testVersion, toolchainFiles)
+	p := containertest.NewProxy(t)
+	p.Serve("/good"+testZipPath, data)
 	sumDB(t, p, "sum.test.example", func(path, vers string) ([]byte, error) {
-		return []byte(fmt.Sprintf("%s %s %s\n", path, vers, zipSum(t, data))), nil
+		return []byte(fmt.Sprintf("%s %s %s\n", path, vers, containertest.ZipSum(t, data))), nil
 	})
 	_, otherKey, err := note.GenerateKey(rand.Reader, "sum.test.example")
 	if err != nil {

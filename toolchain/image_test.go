@@ -14,39 +14,12 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pbuild/pbuild/images"
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/container/containertest"
 )
-
-type tarItem struct {
-	name string
-	typ  byte
-	mode int64
-	body string
-}
-
-func readTar(t *testing.T, r io.Reader) []tarItem {
-	t.Helper()
-	var out []tarItem
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, tarItem{hdr.Name, hdr.Typeflag, hdr.Mode, string(body)})
-	}
-}
 
 func writeZipFile(t *testing.T, data []byte) string {
 	t.Helper()
@@ -58,22 +31,25 @@ func writeZipFile(t *testing.T, data []byte) string {
 }
 
 func TestWriteBuildContext(t *testing.T) {
-	fs := append([]zipFile{}, toolchainFiles...)
+	fs := append([]containertest.ZipFile{}, toolchainFiles...)
 	fs = append(fs,
-		zipFile{"pkg/tool/linux_amd64/sub/notatool", "x"}, // too deep for a tool
-		zipFile{"bin/sub/notaprogram", "x"},               // too deep for a program
-		zipFile{"misc/", ""},                              // a directory entry: skipped
+		containertest.ZipFile{Name: "pkg/tool/linux_amd64/sub/notatool", Body: "x"}, // too deep for a tool
+		containertest.ZipFile{Name: "bin/sub/notaprogram", Body: "x"},               // too deep for a program
+		containertest.ZipFile{Name: "misc/"},                                        // a directory entry: skipped
 	)
-	zp := writeZipFile(t, makeZip(t, testVersion, fs))
+	zp := writeZipFile(t, containertest.ToolchainZip(t, testVersion, fs))
 	var buf bytes.Buffer
 	if err := writeBuildContext(&buf, zp); err != nil {
 		t.Fatal(err)
 	}
-	items := readTar(t, &buf)
-	if len(items) == 0 || items[0].name != "Dockerfile" {
+	items, err := containertest.ReadTar(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) == 0 || items[0].Name != "Dockerfile" {
 		t.Fatalf("first entry = %+v, want Dockerfile", items)
 	}
-	if items[0].body != string(images.ToolchainDockerfile()) || items[0].mode != 0o644 || items[0].typ != tar.TypeReg {
+	if items[0].Body != string(images.ToolchainDockerfile()) || items[0].Mode != 0o644 || items[0].Type != tar.TypeReg {
 		t.Errorf("Dockerfile entry = %+v, want the embedded recipe, 0644", items[0])
 	}
 
@@ -89,34 +65,34 @@ func TestWriteBuildContext(t *testing.T) {
 	}
 	bodies := map[string]string{}
 	for _, f := range fs {
-		bodies["go/"+f.name] = f.body
+		bodies["go/"+f.Name] = f.Body
 	}
 	seenDirs := map[string]bool{}
 	gotFiles := map[string]int64{}
 	for _, it := range items[1:] {
-		switch it.typ {
+		switch it.Type {
 		case tar.TypeDir:
-			name := strings.TrimSuffix(it.name, "/")
+			name := strings.TrimSuffix(it.Name, "/")
 			if seenDirs[name] {
 				t.Errorf("directory %s written twice", name)
 			}
-			if it.mode != 0o755 {
-				t.Errorf("directory %s mode %o, want 755", name, it.mode)
+			if it.Mode != 0o755 {
+				t.Errorf("directory %s mode %o, want 755", name, it.Mode)
 			}
 			if parent := path.Dir(name); parent != "." && !seenDirs[parent] {
 				t.Errorf("directory %s comes before its parent", name)
 			}
 			seenDirs[name] = true
 		case tar.TypeReg:
-			if !seenDirs[path.Dir(it.name)] {
-				t.Errorf("file %s comes before its directory", it.name)
+			if !seenDirs[path.Dir(it.Name)] {
+				t.Errorf("file %s comes before its directory", it.Name)
 			}
-			gotFiles[it.name] = it.mode
-			if it.body != bodies[it.name] {
-				t.Errorf("%s = %q, want %q", it.name, it.body, bodies[it.name])
+			gotFiles[it.Name] = it.Mode
+			if it.Body != bodies[it.Name] {
+				t.Errorf("%s = %q, want %q", it.Name, it.Body, bodies[it.Name])
 			}
 		default:
-			t.Errorf("entry %s has type %c", it.name, it.typ)
+			t.Errorf("entry %s has type %c", it.Name, it.Type)
 		}
 	}
 	if !reflect.DeepEqual(gotFiles, wantFiles) {
@@ -211,107 +187,39 @@ func TestImageTag(t *testing.T) {
 	}
 }
 
-// fakeEngine is a toolchain.Engine that builds and runs nothing.
+// fakeEngine is the engine the toolchain tests run against: a
+// containertest.FakeImages whose only command is the toolchain probe,
+// answered from canned output.
 type fakeEngine struct {
-	mu      sync.Mutex
-	images  map[string]string // ref -> ID
-	imageID func(ref string) (string, error)
-	builds  []buildCall
-	specs   []container.Spec
-	removed []string
-	execs   [][]string
+	*containertest.FakeImages
+
 	probe   string // stdout of the probe
 	probeRC int
 	probeSE string // stderr of the probe
-	nextID  int
 }
 
-type buildCall struct {
-	tag            string
-	args, labels   map[string]string
-	context        []tarItem
-	contextReadErr error
-}
-
-func (f *fakeEngine) ImageID(ctx context.Context, ref string) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.imageID != nil {
-		return f.imageID(ref)
-	}
-	if id, ok := f.images[ref]; ok {
-		return id, nil
-	}
-	return "", fmt.Errorf("image %s: %w", ref, container.ErrNotFound)
-}
-
-func (f *fakeEngine) BuildImage(ctx context.Context, tag string, buildContext io.Reader, args, labels map[string]string) (string, error) {
-	var items []tarItem
-	tr := tar.NewReader(buildContext)
-	var readErr error
-	for {
-		hdr, err := tr.Next()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				readErr = err
-			}
-			break
+func newEngine() *fakeEngine {
+	f := &fakeEngine{FakeImages: &containertest.FakeImages{Images: map[string]string{testBase: "sha256:base"}}, probe: goodProbe}
+	f.OnCopyTo = func(id, dir string, files map[string]string) error { return errors.New("unexpected CopyTo") }
+	f.OnCopyFrom = func(id, p string) ([]byte, error) { return nil, errors.New("unexpected CopyFrom") }
+	f.OnExec = func(ctx context.Context, id string, e container.Exec) (int, error) {
+		if len(e.Cmd) == 3 && e.Cmd[0] == "sh" && e.Cmd[1] == "-c" && e.Cmd[2] == probeScript {
+			io.WriteString(e.Stdout, f.probe)
+			io.WriteString(e.Stderr, f.probeSE)
+			return f.probeRC, nil
 		}
-		body, _ := io.ReadAll(tr)
-		items = append(items, tarItem{hdr.Name, hdr.Typeflag, hdr.Mode, string(body)})
+		return 127, nil
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.builds = append(f.builds, buildCall{tag, args, labels, items, readErr})
-	id := "sha256:built-" + tag
-	f.images[tag] = id
-	return id, nil
-}
-
-func (f *fakeEngine) Create(ctx context.Context, spec container.Spec) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nextID++
-	f.specs = append(f.specs, spec)
-	return fmt.Sprintf("c%d", f.nextID), nil
-}
-
-func (f *fakeEngine) Start(ctx context.Context, id string) error { return nil }
-
-func (f *fakeEngine) CopyTo(ctx context.Context, id, dir string, r io.Reader) error {
-	return errors.New("unexpected CopyTo")
-}
-
-func (f *fakeEngine) CopyFrom(ctx context.Context, id, p string) (io.ReadCloser, error) {
-	return nil, errors.New("unexpected CopyFrom")
-}
-
-func (f *fakeEngine) Exec(ctx context.Context, id string, e container.Exec) (int, error) {
-	f.mu.Lock()
-	f.execs = append(f.execs, e.Cmd)
-	f.mu.Unlock()
-	if len(e.Cmd) == 3 && e.Cmd[0] == "sh" && e.Cmd[1] == "-c" && e.Cmd[2] == probeScript {
-		io.WriteString(e.Stdout, f.probe)
-		io.WriteString(e.Stderr, f.probeSE)
-		return f.probeRC, nil
-	}
-	return 127, nil
-}
-
-func (f *fakeEngine) Remove(ctx context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.removed = append(f.removed, id)
-	return nil
+	return f
 }
 
 const goodProbe = "go version go1.24.4 linux/amd64\nlinux\namd64\nv1\ncc (Debian 12.2.0-14+deb12u1) 12.2.0\n"
 
 const testBase = "pbuild/base:bookworm"
 
-func newMaker(t *testing.T) (*Maker, *fakeEngine, *proxy, string) {
+func newMaker(t *testing.T) (*Maker, *fakeEngine, *containertest.Proxy, string) {
 	p, sum := goodProxy(t)
-	eng := &fakeEngine{images: map[string]string{testBase: "sha256:base"}, probe: goodProbe}
+	eng := newEngine()
 	f := newFetcher(t, p.URL+"/good")
 	return &Maker{Engine: eng, Fetcher: f, Project: "/p/pbuild.yaml"}, eng, p, sum
 }
@@ -339,15 +247,16 @@ func TestEnsureBuildsMissingImage(t *testing.T) {
 	if *tc != *want {
 		t.Errorf("Ensure =\n%+v\nwant\n%+v", tc, want)
 	}
-	if len(eng.builds) != 1 {
-		t.Fatalf("%d image builds, want 1", len(eng.builds))
+	builds := eng.Builds()
+	if len(builds) != 1 {
+		t.Fatalf("%d image builds, want 1", len(builds))
 	}
-	b := eng.builds[0]
-	if b.tag != tag {
-		t.Errorf("built %s, want %s", b.tag, tag)
+	b := builds[0]
+	if b.Tag != tag {
+		t.Errorf("built %s, want %s", b.Tag, tag)
 	}
-	if !reflect.DeepEqual(b.args, map[string]string{"BASE": testBase}) {
-		t.Errorf("build args = %v, want BASE=%s", b.args, testBase)
+	if !reflect.DeepEqual(b.Args, map[string]string{"BASE": testBase}) {
+		t.Errorf("build args = %v, want BASE=%s", b.Args, testBase)
 	}
 	wantLabels := map[string]string{
 		"org.pbuild.go":            testGo,
@@ -356,15 +265,15 @@ func TestEnsureBuildsMissingImage(t *testing.T) {
 		"org.pbuild.base":          testBase,
 		"org.pbuild.base.id":       "sha256:base",
 	}
-	if !reflect.DeepEqual(b.labels, wantLabels) {
-		t.Errorf("labels = %v\nwant %v", b.labels, wantLabels)
+	if !reflect.DeepEqual(b.Labels, wantLabels) {
+		t.Errorf("labels = %v\nwant %v", b.Labels, wantLabels)
 	}
-	if b.contextReadErr != nil || len(b.context) == 0 || b.context[0].name != "Dockerfile" {
-		t.Errorf("build context: %v, entries %v", b.contextReadErr, b.context)
+	if b.ContextErr != nil || len(b.Context) == 0 || b.Context[0].Name != "Dockerfile" {
+		t.Errorf("build context: %v, entries %v", b.ContextErr, b.Context)
 	}
 	var hasGo bool
-	for _, it := range b.context {
-		if it.name == "go/bin/go" && it.mode == 0o755 {
+	for _, it := range b.Context {
+		if it.Name == "go/bin/go" && it.Mode == 0o755 {
 			hasGo = true
 		}
 	}
@@ -373,11 +282,11 @@ func TestEnsureBuildsMissingImage(t *testing.T) {
 	}
 
 	// The probe ran in the new image, in a labelled container that is gone.
-	if len(eng.specs) != 1 || eng.specs[0].Image != tag || eng.specs[0].Step != "toolchain" || eng.specs[0].Network || eng.specs[0].Project != "/p/pbuild.yaml" {
-		t.Errorf("containers = %+v, want one toolchain container of %s without network", eng.specs, tag)
+	if specs := eng.Specs(); len(specs) != 1 || specs[0].Image != tag || specs[0].Step != "toolchain" || specs[0].Network || specs[0].Project != "/p/pbuild.yaml" {
+		t.Errorf("containers = %+v, want one toolchain container of %s without network", specs, tag)
 	}
-	if !reflect.DeepEqual(eng.removed, []string{"c1"}) {
-		t.Errorf("removed %v, want c1", eng.removed)
+	if removed := eng.Removed(); !reflect.DeepEqual(removed, []string{"c1"}) {
+		t.Errorf("removed %v, want c1", removed)
 	}
 	wantSteps := []string{"fetch golang.org/toolchain@" + testVersion, "make image " + tag}
 	if !reflect.DeepEqual(steps, wantSteps) {
@@ -388,15 +297,15 @@ func TestEnsureBuildsMissingImage(t *testing.T) {
 func TestEnsureReusesImage(t *testing.T) {
 	m, eng, _, sum := newMaker(t)
 	tag := ImageTag(testGo, "sha256:base", sum)
-	eng.images[tag] = "sha256:existing"
+	eng.Images[tag] = "sha256:existing"
 	var steps []string
 	m.OnStep = func(s string) { steps = append(steps, s) }
 	tc, err := m.Ensure(context.Background(), testSpec(sum))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(eng.builds) != 0 {
-		t.Errorf("built %d images for an existing tag", len(eng.builds))
+	if builds := eng.Builds(); len(builds) != 0 {
+		t.Errorf("built %d images for an existing tag", len(builds))
 	}
 	if tc.Image != tag || tc.ImageID != "sha256:existing" {
 		t.Errorf("toolchain image %s (%s), want %s (sha256:existing)", tc.Image, tc.ImageID, tag)
@@ -404,18 +313,18 @@ func TestEnsureReusesImage(t *testing.T) {
 	if len(steps) != 2 || steps[1] != "reuse image "+tag {
 		t.Errorf("steps = %q", steps)
 	}
-	if len(eng.execs) != 1 {
-		t.Errorf("execs = %q, want the probe only", eng.execs)
+	if execs := eng.Execs(); len(execs) != 1 {
+		t.Errorf("execs = %+v, want the probe only", execs)
 	}
 
 	// Another base image ID is another tag: the old image is not reused.
-	eng.images[testBase] = "sha256:newbase"
+	eng.Images[testBase] = "sha256:newbase"
 	tc2, err := m.Ensure(context.Background(), testSpec(sum))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tc2.Image == tag || len(eng.builds) != 1 {
-		t.Errorf("after a base image change: image %s, %d builds; want a new tag built", tc2.Image, len(eng.builds))
+	if tc2.Image == tag || len(eng.Builds()) != 1 {
+		t.Errorf("after a base image change: image %s, %d builds; want a new tag built", tc2.Image, len(eng.Builds()))
 	}
 }
 
@@ -428,7 +337,7 @@ func TestEnsureErrors(t *testing.T) {
 	}{
 		{
 			name:  "missing base image",
-			setup: func(eng *fakeEngine, f *Fetcher, spec *Spec) { delete(eng.images, testBase) },
+			setup: func(eng *fakeEngine, f *Fetcher, spec *Spec) { delete(eng.Images, testBase) },
 			check: func(t *testing.T, err error, eng *fakeEngine) {
 				var be *BaseImageError
 				if !errors.As(err, &be) {
@@ -445,7 +354,8 @@ func TestEnsureErrors(t *testing.T) {
 		{
 			name: "engine failure looking up the base image",
 			setup: func(eng *fakeEngine, f *Fetcher, spec *Spec) {
-				eng.imageID = func(string) (string, error) { return "", errEngine }
+				clear(eng.Images) // every lookup fails
+				eng.OnImageID = func(string) (string, error) { return "", errEngine }
 			},
 			check: func(t *testing.T, err error, eng *fakeEngine) {
 				var be *BaseImageError
@@ -528,9 +438,7 @@ func TestEnsureErrors(t *testing.T) {
 				t.Fatalf("Ensure succeeded: %+v", tc)
 			}
 			tt.check(t, err, eng)
-			if len(eng.specs) != len(eng.removed) {
-				t.Errorf("created %d containers, removed %d", len(eng.specs), len(eng.removed))
-			}
+			eng.CheckAllRemoved(t)
 		})
 	}
 }
@@ -538,12 +446,12 @@ func TestEnsureErrors(t *testing.T) {
 func TestEnsureProbeOtherPlatform(t *testing.T) {
 	// On arm64 `go env GOAMD64` prints an empty line.
 	m, eng, _, _ := newMaker(t)
-	data := makeZip(t, "v0.0.1-go1.24.4.linux-arm64", toolchainFiles)
-	p := newProxy(t)
-	p.serve("/arm/golang.org/toolchain/@v/v0.0.1-go1.24.4.linux-arm64.zip", data)
+	data := containertest.ToolchainZip(t, "v0.0.1-go1.24.4.linux-arm64", toolchainFiles)
+	p := containertest.NewProxy(t)
+	p.Serve("/arm/golang.org/toolchain/@v/v0.0.1-go1.24.4.linux-arm64.zip", data)
 	m.Fetcher.Proxy = p.URL + "/arm"
 	eng.probe = "go version go1.24.4 linux/arm64\nlinux\narm64\n\ngcc (Debian 12.2.0-14) 12.2.0\n"
-	tc, err := m.Ensure(context.Background(), Spec{Go: testGo, Base: testBase, Sum: zipSum(t, data), GOOS: "linux", GOARCH: "arm64"})
+	tc, err := m.Ensure(context.Background(), Spec{Go: testGo, Base: testBase, Sum: containertest.ZipSum(t, data), GOOS: "linux", GOARCH: "arm64"})
 	if err != nil {
 		t.Fatal(err)
 	}
