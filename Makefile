@@ -23,12 +23,14 @@ bootstrap:
 	@mkdir -p .build
 	$(GO) build -o $(BOOTSTRAP) ./cmd/pbuild
 
-## test: vet, unit and end-to-end tests
+## test: vet, unit and end-to-end tests, of pbuild and of the loader module
 test: base vet
-	$(GO) test -count=1 -timeout 45m ./...
+	cd loader && $(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 ## unit: the tests that need no Docker engine
 unit:
+	cd loader && $(GO) test -count=1 ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)
 
 ## e2e: the testscript scripts under tests/ against the real engine
@@ -37,6 +39,7 @@ e2e: base
 
 vet:
 	$(GO) vet ./...
+	cd loader && $(GO) vet ./...
 
 clean:
 	rm -rf bin .build $(addsuffix /dist,$(EXAMPLES))

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbuild/pbuild/check"
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/container"
@@ -29,6 +30,10 @@ const CacheVolume = "pbuild-gocache"
 // ABIKeyVar is the variable in the host's main package that pbuild stamps
 // with the ABI key (-ldflags -X).
 const ABIKeyVar = "main.pbuildABIKey"
+
+// LoaderABIKeyVar is the loader package's copy of the key, stamped too so
+// that a host using github.com/pbuild/pbuild/loader knows its own key.
+const LoaderABIKeyVar = "github.com/pbuild/pbuild/loader.hostABIKey"
 
 // Engine is what a build needs of a container engine.
 type Engine = toolchain.Engine
@@ -105,7 +110,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		opts.event("resolve", "%s", r)
 	}
 
-	m := newManifest(cfg, tc, res.Modules)
+	m := newManifest(cfg, tc, res.Modules, sharedModules(ws))
 	out, err := buildArtifacts(ctx, cfg, ws, stage, tc, m, &opts)
 	if err != nil {
 		return nil, err
@@ -113,6 +118,14 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	defer os.RemoveAll(out) // gone after a successful rename
 	if err := inspectArtifacts(out, ws, m); err != nil {
 		return nil, err
+	}
+	opts.event("check", "every plugin against the host and each other")
+	verdict, err := check.Dir(out, m, check.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := verdict.Err(); err != nil {
+		return nil, &CheckError{Result: verdict, Err: err}
 	}
 	if err := writeManifest(filepath.Join(out, manifests.FileName), m); err != nil {
 		return nil, err
@@ -142,7 +155,32 @@ func Flags() []string {
 	return []string{"-mod=vendor", "-trimpath", "-buildvcs=false"}
 }
 
-func newManifest(cfg *config.Config, tc *toolchain.Toolchain, mods []manifests.Module) *manifests.Manifest {
+// sharedModules are the local modules another local module requires (a
+// shared API module, a host module whose packages plugins import): their
+// source is part of the ABI. A module only an artifact lives in is not.
+func sharedModules(ws *resolve.Workspace) map[string]bool {
+	shared := map[string]bool{}
+	for _, m := range ws.Modules {
+		for _, r := range m.File.Require {
+			shared[r.Mod.Path] = true
+		}
+	}
+	return shared
+}
+
+// abiModules are the modules the ABI key covers: every dependency, and the
+// shared local modules.
+func abiModules(mods []manifests.Module, shared map[string]bool) []manifests.Module {
+	var out []manifests.Module
+	for _, m := range mods {
+		if !m.Local || shared[m.Path] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func newManifest(cfg *config.Config, tc *toolchain.Toolchain, mods []manifests.Module, shared map[string]bool) *manifests.Manifest {
 	env := map[string]string{"CGO_ENABLED": "1"}
 	for k, v := range cfg.Build.Env {
 		env[k] = v
@@ -170,7 +208,7 @@ func newManifest(cfg *config.Config, tc *toolchain.Toolchain, mods []manifests.M
 		},
 		Modules: mods,
 	}
-	m.ABIKey = manifests.ABIKey(m.Toolchain, m.Build, m.Modules)
+	m.ABIKey = manifests.ABIKey(m.Toolchain, m.Build, abiModules(m.Modules, shared))
 	return m
 }
 
@@ -180,7 +218,7 @@ func goBuildArgs(b manifests.Build, abiKey, kind, out string) []string {
 	if len(b.Tags) > 0 {
 		args = append(args, "-tags="+strings.Join(b.Tags, ","))
 	}
-	ldflags := strings.TrimSpace(b.Ldflags + " -X " + ABIKeyVar + "=" + abiKey)
+	ldflags := strings.TrimSpace(b.Ldflags + " -X " + LoaderABIKeyVar + "=" + abiKey + " -X " + ABIKeyVar + "=" + abiKey)
 	args = append(args, "-ldflags="+ldflags)
 	if kind == resolve.KindPlugin {
 		args = append(args, "-buildmode=plugin")
@@ -194,6 +232,26 @@ func artifactFile(p resolve.Package) string {
 		return path.Join("plugins", p.Name+".so")
 	}
 	return p.Name
+}
+
+// CheckError is a build whose artifacts cannot all load together; the
+// output directory is left as it was.
+type CheckError struct {
+	Result *check.Result
+	Err    error
+}
+
+func (e *CheckError) Error() string {
+	var b strings.Builder
+	check.Render(&b, e.Result)
+	return fmt.Sprintf("the built artifacts cannot load together:\n%s%v", b.String(), e.Err)
+}
+
+func (e *CheckError) Unwrap() error { return e.Err }
+
+// Hint tells the user what to do.
+func (e *CheckError) Hint() string {
+	return "this should not happen to artifacts built together: report it, with the output above"
 }
 
 // CompileError is an artifact that did not build.

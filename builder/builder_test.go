@@ -157,7 +157,8 @@ func localSum(t *testing.T, root, rel string) string {
 
 // greeterKey is the ABI key a build of greeterYAML must stamp, computed
 // here from its inputs: the probed toolchain, the build settings and every
-// module (local ones hashed from the sources).
+// dependency and the shared local module api, hashed from its sources (the
+// host and plugin modules, which nothing requires, are not part of the ABI).
 func greeterKey(t *testing.T, s *setup) string {
 	t.Helper()
 	return manifests.ABIKey(
@@ -170,10 +171,6 @@ func greeterKey(t *testing.T, s *setup) string {
 		},
 		[]manifests.Module{
 			{Path: "example.com/greeter/api", Sum: localSum(t, s.root, "api")},
-			{Path: "example.com/greeter/host", Sum: localSum(t, s.root, "host")},
-			{Path: "example.com/greeter/plugins/count", Sum: localSum(t, s.root, "plugins/count")},
-			{Path: "example.com/greeter/plugins/hello", Sum: localSum(t, s.root, "plugins/hello")},
-			{Path: "example.com/greeter/plugins/shout", Sum: localSum(t, s.root, "plugins/shout")},
 			{Path: "golang.org/x/text", Version: "v0.21.0", Sum: sumText21},
 		})
 }
@@ -300,7 +297,7 @@ func TestBuildFlow(t *testing.T) {
 		t.Fatalf("host command line %q has no ABI key in -ldflags", host)
 	}
 	key := m[1]
-	wantHost := []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-tags=netgo,extra", "-ldflags=-s -w -X main.pbuildABIKey=" + key, "-o", "/out/greeter", "."}
+	wantHost := []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-tags=netgo,extra", "-ldflags=-s -w -X github.com/pbuild/pbuild/loader.hostABIKey=" + key + " -X main.pbuildABIKey=" + key, "-o", "/out/greeter", "."}
 	if !reflect.DeepEqual(host, wantHost) {
 		t.Errorf("host go build =\n%q\nwant\n%q", host, wantHost)
 	}
@@ -604,21 +601,21 @@ func TestGoBuildArgs(t *testing.T) {
 			build: manifests.Build{Flags: Flags()},
 			kind:  resolve.KindHost,
 			out:   "/out/greeter",
-			want:  []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-ldflags=-X main.pbuildABIKey=" + key, "-o", "/out/greeter", "."},
+			want:  []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-ldflags=-X github.com/pbuild/pbuild/loader.hostABIKey=" + key + " -X main.pbuildABIKey=" + key, "-o", "/out/greeter", "."},
 		},
 		{
 			name:  "plugin with tags and ldflags",
 			build: manifests.Build{Flags: Flags(), Tags: []string{"a", "b_c"}, Ldflags: "-s -w"},
 			kind:  resolve.KindPlugin,
 			out:   "/out/plugins/p.so",
-			want:  []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-tags=a,b_c", "-ldflags=-s -w -X main.pbuildABIKey=" + key, "-buildmode=plugin", "-o", "/out/plugins/p.so", "."},
+			want:  []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-tags=a,b_c", "-ldflags=-s -w -X github.com/pbuild/pbuild/loader.hostABIKey=" + key + " -X main.pbuildABIKey=" + key, "-buildmode=plugin", "-o", "/out/plugins/p.so", "."},
 		},
 		{
 			name:  "surrounding spaces of ldflags dropped",
 			build: manifests.Build{Flags: []string{"-x"}, Ldflags: "  -s  "},
 			kind:  resolve.KindHost,
 			out:   "/out/h",
-			want:  []string{"go", "build", "-x", "-ldflags=-s   -X main.pbuildABIKey=" + key, "-o", "/out/h", "."},
+			want:  []string{"go", "build", "-x", "-ldflags=-s   -X github.com/pbuild/pbuild/loader.hostABIKey=" + key + " -X main.pbuildABIKey=" + key, "-o", "/out/h", "."},
 		},
 	}
 	for _, tt := range tests {

@@ -53,10 +53,13 @@ func TestScripts(t *testing.T) {
 				k, v, _ := strings.Cut(kv, "=")
 				e.Setenv(k, v)
 			}
-			// Every script gets its own copies of the example.
-			for _, dst := range []string{"greeter", "second/greeter"} {
-				if err := copyTree(filepath.Join(repoRoot(t), "examples", "greeter"), filepath.Join(e.WorkDir, dst)); err != nil {
-					return err
+			// Every script gets two checkouts of the example and of the
+			// loader module its host uses, laid out as in the repository.
+			for _, co := range []string{".", "second"} {
+				for _, dir := range []string{"examples/greeter", "loader"} {
+					if err := copyTree(filepath.Join(repoRoot(t), dir), filepath.Join(e.WorkDir, co, dir)); err != nil {
+						return err
+					}
 				}
 			}
 			return nil

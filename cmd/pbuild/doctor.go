@@ -16,8 +16,8 @@ type doctorOptions struct {
 	file string
 }
 
-// check is one line of the doctor's report.
-type check struct {
+// doctorCheck is one line of the doctor's report.
+type doctorCheck struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
 	Warn   bool   `json:"warn,omitempty"` // ok, but worth a look
@@ -73,16 +73,16 @@ type doctorError struct{ failed int }
 func (e *doctorError) Error() string { return fmt.Sprintf("doctor: %d checks failed", e.failed) }
 func (e *doctorError) Hint() string  { return "follow the hints above" }
 
-func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []check {
+func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []doctorCheck {
 	ctx := cmd.Context()
-	var checks []check
-	add := func(c check) { checks = append(checks, c) }
+	var checks []doctorCheck
+	add := func(c doctorCheck) { checks = append(checks, c) }
 
 	goVersion, base, sum := "", config.DefaultBase, ""
 	if cfg, err := config.Load(opts.file); err == nil {
 		goVersion, base, sum = cfg.Toolchain.Go, cfg.Toolchain.Base, cfg.Toolchain.Sum
 	} else if _, statErr := os.Stat(opts.file); statErr == nil {
-		add(check{Name: "config", Detail: err.Error(), Hint: "fix the config file"})
+		add(doctorCheck{Name: "config", Detail: err.Error(), Hint: "fix the config file"})
 	}
 
 	eng, err := d.engine()
@@ -95,22 +95,22 @@ func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []check {
 		err = ierr
 		if ierr == nil {
 			info.ok = true
-			add(check{Name: "engine", OK: true, Detail: fmt.Sprintf("Docker %s at %s, API %s, %s/%s", in.ServerVersion, in.Host, in.APIVersion, in.OS, in.Arch)})
+			add(doctorCheck{Name: "engine", OK: true, Detail: fmt.Sprintf("Docker %s at %s, API %s, %s/%s", in.ServerVersion, in.Host, in.APIVersion, in.OS, in.Arch)})
 		}
 	}
 	if !info.ok {
-		add(check{Name: "engine", Detail: err.Error(), Hint: "start the Docker engine (dockerd) or point DOCKER_HOST at one"})
+		add(doctorCheck{Name: "engine", Detail: err.Error(), Hint: "start the Docker engine (dockerd) or point DOCKER_HOST at one"})
 		return append(checks, caCheck(d))
 	}
 
 	baseID, err := eng.ImageID(ctx, base)
 	switch {
 	case err == nil:
-		add(check{Name: "base", OK: true, Detail: fmt.Sprintf("%s is %s", base, baseID)})
+		add(doctorCheck{Name: "base", OK: true, Detail: fmt.Sprintf("%s is %s", base, baseID)})
 	case errors.Is(err, container.ErrNotFound):
-		add(check{Name: "base", Detail: base + " is not in the engine", Hint: "make it without a registry: images/mkbase.sh " + base})
+		add(doctorCheck{Name: "base", Detail: base + " is not in the engine", Hint: "make it without a registry: images/mkbase.sh " + base})
 	default:
-		add(check{Name: "base", Detail: err.Error()})
+		add(doctorCheck{Name: "base", Detail: err.Error()})
 	}
 
 	if goVersion != "" {
@@ -118,39 +118,39 @@ func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []check {
 		zip, zipSum, ok := d.fetcher().Cached(version)
 		switch {
 		case !ok:
-			add(check{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s is not downloaded yet; the first build fetches it (about 75 MB) through GOPROXY", goVersion)})
+			add(doctorCheck{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s is not downloaded yet; the first build fetches it (about 75 MB) through GOPROXY", goVersion)})
 		case sum != "" && zipSum != sum:
-			add(check{Name: "toolchain", Detail: fmt.Sprintf("cached %s is %s, config pins %s", zip, zipSum, sum), Hint: "remove the cached zip; pbuild build fetches it again"})
+			add(doctorCheck{Name: "toolchain", Detail: fmt.Sprintf("cached %s is %s, config pins %s", zip, zipSum, sum), Hint: "remove the cached zip; pbuild build fetches it again"})
 		case baseID == "":
-			add(check{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s downloaded (%s); image needs the base image", goVersion, zipSum)})
+			add(doctorCheck{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s downloaded (%s); image needs the base image", goVersion, zipSum)})
 		default:
 			tag := toolchain.ImageTag(goVersion, baseID, zipSum)
 			if _, err := eng.ImageID(ctx, tag); err == nil {
-				add(check{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s cached as image %s", goVersion, tag)})
+				add(doctorCheck{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s cached as image %s", goVersion, tag)})
 			} else {
-				add(check{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s downloaded; image %s is made on the next build", goVersion, tag)})
+				add(doctorCheck{Name: "toolchain", OK: true, Detail: fmt.Sprintf("go%s downloaded; image %s is made on the next build", goVersion, tag)})
 			}
 		}
 	}
 
 	add(caCheck(d))
 	if ids, err := eng.Leftovers(ctx); err == nil && len(ids) > 0 {
-		add(check{Name: "containers", OK: true, Warn: true,
+		add(doctorCheck{Name: "containers", OK: true, Warn: true,
 			Detail: fmt.Sprintf("%d containers labelled %q exist: builds running now, or left by a pbuild that was killed", len(ids), container.Label),
 			Hint:   "if no build is running: docker rm -f $(docker ps -aq --filter label=pbuild)"})
 	}
 	proxy := d.env.Go["GOPROXY"]
 	if proxy == "" {
-		add(check{Name: "goproxy", Detail: "GOPROXY is not set and no go command reports it", Hint: "set GOPROXY to your module proxy"})
+		add(doctorCheck{Name: "goproxy", Detail: "GOPROXY is not set and no go command reports it", Hint: "set GOPROXY to your module proxy"})
 	} else {
-		add(check{Name: "goproxy", OK: true, Detail: "GOPROXY=" + proxy})
+		add(doctorCheck{Name: "goproxy", OK: true, Detail: "GOPROXY=" + proxy})
 	}
 	return checks
 }
 
-func caCheck(d *deps) check {
+func caCheck(d *deps) doctorCheck {
 	if d.env.CAFile == "" {
-		return check{Name: "ca-bundle", Detail: "no CA bundle found", Hint: "set SSL_CERT_FILE to your CA bundle; behind a TLS-intercepting proxy, module downloads in the container fail without it"}
+		return doctorCheck{Name: "ca-bundle", Detail: "no CA bundle found", Hint: "set SSL_CERT_FILE to your CA bundle; behind a TLS-intercepting proxy, module downloads in the container fail without it"}
 	}
-	return check{Name: "ca-bundle", OK: true, Detail: d.env.CAFile + " (forwarded into the resolve container)"}
+	return doctorCheck{Name: "ca-bundle", OK: true, Detail: d.env.CAFile + " (forwarded into the resolve container)"}
 }

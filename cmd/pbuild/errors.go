@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/pbuild/pbuild/check"
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
 )
@@ -38,8 +39,9 @@ func renderError(w io.Writer, ctx context.Context, err error) int {
 	code := exitFailure
 	var cfgErr *config.Error
 	var usage *usageError
+	var input *check.InputError
 	switch {
-	case errors.As(err, &usage), errors.As(err, &cfgErr):
+	case errors.As(err, &usage), errors.As(err, &cfgErr), errors.As(err, &input):
 		code = exitUsage
 	}
 	fmt.Fprintf(w, "pbuild: %s\n", strings.TrimSpace(err.Error()))

@@ -1,0 +1,109 @@
+package check
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pbuild/pbuild/loader/abi"
+	"github.com/pbuild/pbuild/manifests"
+)
+
+func file(path string, plugin bool, goVersion string, pkgs map[string]string, deps map[string]string) *abi.File {
+	mode := "exe"
+	if plugin {
+		mode = "plugin"
+	}
+	return &abi.File{Path: path, Class: elf.ELFCLASS64, Machine: elf.EM_X86_64, Plugin: plugin, PluginPath: "example.com/" + path,
+		Packages: pkgs, GoVersion: goVersion, Deps: deps,
+		Settings: map[string]string{"-buildmode": mode, "-trimpath": "true", "GOOS": "linux", "GOARCH": "amd64", "GOAMD64": "v1"}}
+}
+
+func result(host *abi.File, plugins ...*abi.File) *Result {
+	return &Result{Host: host, Plugins: plugins, Report: abi.Check(host, plugins, abi.Options{})}
+}
+
+func TestRender(t *testing.T) {
+	host := file("dist/greeter", false, "go1.24.4", map[string]string{"runtime": "r1", "golang.org/x/text/cases": "t1"}, map[string]string{"golang.org/x/text": "v0.21.0"})
+	good := file("good.so", true, "go1.24.4", map[string]string{"runtime": "r1"}, nil)
+	skewed := file("skewed.so", true, "go1.24.3", map[string]string{"runtime": "r2", "golang.org/x/text/cases": "t2"}, map[string]string{"golang.org/x/text": "v0.20.0"})
+	r := result(host, good, skewed)
+	var b bytes.Buffer
+	Render(&b, r)
+	want := `host    dist/greeter  (go1.24.4, linux/amd64 v1)
+ok      good.so
+FAIL    skewed.so
+  plugin was built with a different version of 2 packages than the host
+  (loading it can kill the host: fatal error: runtime: no plugin module data)
+  toolchain:
+    have: go1.24.3 (plugin)
+    want: go1.24.4 (host)
+  golang.org/x/text:
+    have: v0.20.0 (plugin)
+    want: v0.21.0 (host)
+  packages: runtime, golang.org/x/text/cases
+  fix: rebuild the plugin with go1.24.4, the exact toolchain of the host (toolchain.go in pbuild.yaml)
+verdict: 1 of 2 plugins cannot load into the host
+`
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	if r.OK() || r.Err() == nil || r.Err().Error() != "check: 1 of 2 plugins cannot load into the host" {
+		t.Errorf("verdict %v %v", r.OK(), r.Err())
+	}
+	var j bytes.Buffer
+	if err := WriteJSON(&j, r); err != nil {
+		t.Fatal(err)
+	}
+	var decoded JSON
+	if err := json.Unmarshal(j.Bytes(), &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if decoded.OK || len(decoded.Loads) != 2 || !decoded.Loads[0].OK || decoded.Loads[1].OK ||
+		decoded.Loads[1].Problems[0].Causes[0].Kind != abi.CauseToolchain || !strings.Contains(decoded.Loads[1].Fixes[0], "go1.24.4") {
+		t.Errorf("json: %s", j.String())
+	}
+}
+
+func TestFix(t *testing.T) {
+	tests := []struct {
+		p    abi.Problem
+		want string
+	}{
+		{abi.Problem{Kind: abi.DuplicatePluginPath}, "give each plugin its own package path"},
+		{abi.Problem{Kind: abi.HostCannotLoad}, "CGO_ENABLED=1"},
+		{abi.Problem{Kind: abi.PackageMismatch, Causes: []abi.Cause{{Kind: abi.CauseDependency, Subject: "golang.org/x/text", Want: "v0.21.0"}}}, "go get golang.org/x/text@v0.21.0"},
+		{abi.Problem{Kind: abi.PackageMismatch, Causes: []abi.Cause{{Kind: abi.CauseTrimpath}}}, "-trimpath"},
+		{abi.Problem{Kind: abi.PackageMismatch, Causes: []abi.Cause{{Kind: abi.CauseTags}}}, "build.tags"},
+		{abi.Problem{Kind: abi.PackageMismatch, Causes: []abi.Cause{{Kind: abi.CauseGOEXPERIMENT}}}, "GOEXPERIMENT"},
+		{abi.Problem{Kind: abi.PackageMismatch, Causes: []abi.Cause{{Kind: abi.CauseSource}}}, "same sources"},
+	}
+	for _, tt := range tests {
+		if got := Fix(tt.p); !strings.Contains(got, tt.want) {
+			t.Errorf("Fix(%v) = %q, want it to mention %q", tt.p.Kind, got, tt.want)
+		}
+	}
+}
+
+func TestInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte("not a binary"), 0o644)
+	for _, args := range [][]string{{text, text}, {filepath.Join(dir, "missing"), text}} {
+		_, err := Files(args[0], args[1:], Options{})
+		if _, ok := err.(*InputError); !ok {
+			t.Errorf("Files(%v): %T %v, want *InputError", args, err, err)
+		}
+	}
+	bad := filepath.Join(dir, manifests.FileName)
+	os.WriteFile(bad, []byte(`{"schemaVersion": 9}`), 0o644)
+	if _, err := Manifest(bad, Options{}); err == nil {
+		t.Error("bad manifest accepted")
+	} else if _, ok := err.(*InputError); !ok {
+		t.Errorf("bad manifest: %T", err)
+	}
+}

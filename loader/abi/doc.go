@@ -1,0 +1,18 @@
+// Package abi predicts, without loading anything, whether Go plugins load
+// into a host, and names the cause when they do not.
+//
+// When plugin.Open loads a .so, the runtime compares, for every package the
+// plugin was linked against, the plugin's hash of that package's export data
+// (the linker symbol go:link.pkghashbytes.<path>) with the hash of the copy
+// already in the process, and fails on the first difference. The copy already
+// in the process is the first one the dynamic linker saw: the host's, or that
+// of a plugin loaded earlier, even one that then failed to load. A plugin
+// whose pluginpath is already active fails as "already loaded". Read
+// collects those symbols (from .dynsym, so stripped files work, for any
+// architecture) with the build info; Check replays a load sequence on them and
+// compares the build info of both sides to name the cause: the toolchain, a
+// dependency version, -trimpath, build tags, cgo, GOEXPERIMENT, GOAMD64, or,
+// when all of that agrees, different source under the same versions.
+//
+// The package depends on the standard library only, so hosts can link it.
+package abi

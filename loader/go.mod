@@ -1,0 +1,3 @@
+module github.com/pbuild/pbuild/loader
+
+go 1.22

@@ -1,0 +1,268 @@
+package loader
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"plugin"
+	"reflect"
+	"sync"
+
+	"github.com/pbuild/pbuild/loader/abi"
+)
+
+// hostABIKey is stamped by pbuild (-X github.com/pbuild/pbuild/loader.hostABIKey=...).
+var hostABIKey string
+
+// unknownABIKey is the value hosts use for "not stamped".
+const unknownABIKey = "unknown"
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	abiKey     string
+	abiKeySet  bool
+	executable string
+	noManifest bool
+	maxGLIBC   string
+	open       func(path string) (symbols, error)
+}
+
+// WithABIKey sets the host's ABI key, overriding the one pbuild stamped.
+// The key is compared with the abiKey of a manifest found beside a plugin;
+// "" (or "unknown") disables that comparison.
+func WithABIKey(key string) Option {
+	return func(o *options) { o.abiKey, o.abiKeySet = key, true }
+}
+
+// WithExecutable names the host file whose ABI facts plugins are checked
+// against; the default is the running executable (os.Executable).
+func WithExecutable(path string) Option {
+	return func(o *options) { o.executable = path }
+}
+
+// WithoutManifest makes the loader neither look for nor verify a
+// pbuild.manifest.json beside the plugins.
+func WithoutManifest() Option {
+	return func(o *options) { o.noManifest = true }
+}
+
+// WithMaxGLIBC sets the glibc version of the target system ("2.36"):
+// plugins needing a newer one are refused.
+func WithMaxGLIBC(v string) Option {
+	return func(o *options) { o.maxGLIBC = v }
+}
+
+// withOpen replaces plugin.Open; for tests.
+func withOpen(open func(path string) (symbols, error)) Option {
+	return func(o *options) { o.open = open }
+}
+
+// symbols is what a loaded plugin offers: *plugin.Plugin, or a fake in tests.
+type symbols interface {
+	Lookup(name string) (plugin.Symbol, error)
+}
+
+func openPlugin(path string) (symbols, error) {
+	p, err := plugin.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Loader opens plugins into the running process after checking that they
+// will load. Its methods are safe for concurrent use; loading is
+// serialized.
+type Loader struct {
+	mu       sync.Mutex
+	host     *abi.File
+	session  *abi.Session
+	abiKey   string // "" when the manifest key is not checked
+	manifest bool
+	open     func(path string) (symbols, error)
+	// opened maps the real (absolute, symlink-free) path of every plugin
+	// opened to it, as the runtime identifies plugins by that path.
+	opened map[string]*Plugin
+	// poisoned is the first failed real load (*OpenError), after which
+	// nothing is opened any more.
+	poisoned error
+}
+
+// New returns a loader for the running process. It reads the host's
+// executable (see WithExecutable) once. A host that cannot load plugins at
+// all is not an error here: every Check and Open then refuses, naming the
+// reason.
+func New(opts ...Option) (*Loader, error) {
+	o := options{open: openPlugin}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	exe := o.executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("loader: find the host executable: %w", err)
+		}
+	}
+	host, err := abi.ReadFile(exe)
+	if err != nil {
+		return nil, fmt.Errorf("loader: read the host executable: %w", err)
+	}
+	key := hostABIKey
+	if o.abiKeySet {
+		key = o.abiKey
+	}
+	if key == unknownABIKey {
+		key = ""
+	}
+	return &Loader{
+		host:     host,
+		session:  abi.NewSession(host, abi.Options{MaxGLIBC: o.maxGLIBC}),
+		abiKey:   key,
+		manifest: !o.noManifest,
+		open:     o.open,
+		opened:   map[string]*Plugin{},
+	}, nil
+}
+
+// Check reports whether Open would load the plugin at path: nil, or a
+// *RefusedError naming the cause. It opens nothing. A plugin this loader
+// already opened checks as nil (Open returns it again). Check does not
+// report a poisoned loader (see PoisonedError).
+func (l *Loader) Check(path string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	real, err := realPath(path)
+	if err != nil {
+		return err
+	}
+	if _, ok := l.opened[real]; ok {
+		return nil
+	}
+	_, err = l.inspect(path)
+	return err
+}
+
+// Open checks the plugin at path and, if it passes, opens it with
+// plugin.Open. It returns a *RefusedError when the plugin would not load
+// (nothing is opened then), a *PoisonedError when an earlier plugin failed
+// in the runtime, and an *OpenError when the runtime refuses a plugin the
+// check accepted; after that the loader is poisoned. Opening the same file
+// again returns the same *Plugin.
+func (l *Loader) Open(path string) (*Plugin, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.poisoned != nil {
+		return nil, &PoisonedError{Path: path, First: l.poisoned}
+	}
+	real, err := realPath(path)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := l.opened[real]; ok {
+		return p, nil
+	}
+	f, err := l.inspect(path)
+	if err != nil {
+		return nil, err
+	}
+	// Open the resolved file: the one inspected, and the key the runtime
+	// uses.
+	syms, err := l.open(real)
+	if err != nil {
+		l.session.Record(f, false)
+		oe := &OpenError{Path: path, Err: err}
+		l.poisoned = oe
+		return nil, oe
+	}
+	l.session.Record(f, true)
+	p := &Plugin{Path: path, PluginPath: f.PluginPath, syms: syms}
+	l.opened[real] = p
+	return p, nil
+}
+
+// inspect reads the file at path, verifies it against its manifest, and
+// predicts its load. l.mu is held.
+func (l *Loader) inspect(path string) (*abi.File, error) {
+	f, err := abi.ReadFile(path)
+	if err != nil {
+		return nil, refuseRead(path, err)
+	}
+	if l.manifest {
+		if err := l.verifyManifest(path); err != nil {
+			return nil, err
+		}
+	}
+	if ld := l.session.Predict(f); !ld.OK {
+		return nil, &RefusedError{Path: path, Problems: ld.Problems}
+	}
+	return f, nil
+}
+
+// realPath is the absolute, symlink-free path of a file, which the runtime
+// identifies plugins by.
+func realPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", refuseRead(path, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", refuseRead(path, err)
+	}
+	return real, nil
+}
+
+func refuseRead(path string, err error) *RefusedError {
+	inner := err
+	if re, ok := err.(*abi.ReadError); ok {
+		inner = re.Err
+	}
+	return &RefusedError{Path: path, Reason: "cannot read it: " + inner.Error(), Err: err}
+}
+
+// Plugin is a plugin the loader opened.
+type Plugin struct {
+	// Path is the path the plugin was first opened by.
+	Path string
+	// PluginPath is the plugin's import path, unique among the plugins of a
+	// process.
+	PluginPath string
+
+	syms symbols
+}
+
+// Lookup returns the symbol name of the plugin: a pointer for a variable,
+// the function itself for a function. A missing symbol is a *SymbolError.
+func (p *Plugin) Lookup(name string) (plugin.Symbol, error) {
+	s, err := p.syms.Lookup(name)
+	if err != nil {
+		return nil, &SymbolError{Path: p.Path, Symbol: name, Err: err}
+	}
+	return s, nil
+}
+
+// Lookup returns the symbol name of p as a T. A variable of type T comes
+// back from the runtime as a *T, which Lookup dereferences; a function, or
+// any symbol that is already a T (for an interface T: that implements it),
+// is returned as is. Anything else is a *SymbolError naming both types.
+func Lookup[T any](p *Plugin, name string) (T, error) {
+	var zero T
+	s, err := p.Lookup(name)
+	if err != nil {
+		return zero, err
+	}
+	got := fmt.Sprintf("%T", s)
+	if ptr, ok := s.(*T); ok {
+		if ptr != nil {
+			return *ptr, nil
+		}
+		got = "a nil " + got
+	} else if v, ok := s.(T); ok {
+		return v, nil
+	}
+	t := reflect.TypeOf((*T)(nil)).Elem()
+	return zero, &SymbolError{Path: p.Path, Symbol: name, Want: fmt.Sprintf("%s or *%s", t, t), Got: got}
+}

@@ -1,0 +1,139 @@
+package loader
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// manifestName is the file name of the manifest pbuild writes beside the
+// plugins' directory (dist/pbuild.manifest.json for dist/plugins/*.so).
+const manifestName = "pbuild.manifest.json"
+
+// manifestSchemaVersion is the manifest format this package reads.
+const manifestSchemaVersion = 1
+
+// manifest is the part of pbuild.manifest.json the loader checks. The full
+// format is github.com/pbuild/pbuild/manifests; the loader module depends
+// on the standard library only, so it decodes what it needs itself.
+type manifest struct {
+	SchemaVersion int        `json:"schemaVersion"`
+	ABIKey        string     `json:"abiKey"`
+	Artifacts     []artifact `json:"artifacts"`
+}
+
+type artifact struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	File   string `json:"file"`   // slash path relative to the manifest's directory
+	SHA256 string `json:"sha256"` // hex
+}
+
+// findManifest looks for the manifest in dir, then in its parent; it
+// returns "" when there is none.
+func findManifest(dir string) (string, error) {
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		p := filepath.Join(d, manifestName)
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && !fi.IsDir():
+			return p, nil
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return "", err
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return "", nil
+}
+
+func readManifest(p string) (*manifest, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var m manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	if m.SchemaVersion != manifestSchemaVersion {
+		return nil, fmt.Errorf("schemaVersion %d, this loader reads %d", m.SchemaVersion, manifestSchemaVersion)
+	}
+	return &m, nil
+}
+
+// verifyManifest checks the plugin at file against the manifest beside it,
+// if there is one: it must be listed, with its sha256, and the manifest's
+// ABI key must be the host's (when the host knows its key).
+func (l *Loader) verifyManifest(file string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return refuseRead(file, err)
+	}
+	mp, err := findManifest(filepath.Dir(abs))
+	if err != nil {
+		return &RefusedError{Path: file, Reason: "cannot look for its manifest: " + err.Error(), Err: err}
+	}
+	if mp == "" {
+		return nil
+	}
+	m, err := readManifest(mp)
+	if err != nil {
+		return &RefusedError{Path: file, Reason: fmt.Sprintf("cannot read manifest %s: %v", mp, err), Err: err}
+	}
+	rel, err := filepath.Rel(filepath.Dir(mp), abs)
+	if err != nil {
+		return refuseRead(file, err)
+	}
+	rel = filepath.ToSlash(rel)
+	var a *artifact
+	for i := range m.Artifacts {
+		if path.Clean(m.Artifacts[i].File) == rel {
+			a = &m.Artifacts[i]
+			break
+		}
+	}
+	if a == nil {
+		return &RefusedError{Path: file, Reason: fmt.Sprintf("not listed in manifest %s: no artifact has file %q", mp, rel)}
+	}
+	sum, err := fileSHA256(abs)
+	if err != nil {
+		return refuseRead(file, err)
+	}
+	if want := strings.ToLower(a.SHA256); sum != want {
+		return &RefusedError{Path: file, Reason: fmt.Sprintf("sha256 does not match manifest %s (artifact %s): have %s, want %s", mp, a.Name, sum, want)}
+	}
+	if l.abiKey != "" && m.ABIKey != l.abiKey {
+		return &RefusedError{Path: file, Reason: fmt.Sprintf("abiKey of manifest %s is not the host's: have %s, want %s", mp, orUnset(m.ABIKey), l.abiKey)}
+	}
+	return nil
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	return s
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

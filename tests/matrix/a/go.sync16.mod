@@ -1,0 +1,10 @@
+module example.com/matrix/a
+
+go 1.24
+
+require (
+	example.com/matrix/api v0.0.0
+	golang.org/x/sync v0.16.0
+)
+
+replace example.com/matrix/api => ../api

@@ -1,0 +1,3 @@
+module example.com/matrix/api
+
+go 1.24

@@ -1,0 +1,7 @@
+module example.com/matrix/b
+
+go 1.24
+
+require example.com/matrix/api v0.0.0
+
+replace example.com/matrix/api => ../api
