@@ -145,7 +145,7 @@ func plan(cfg *config.Config) (*resolve.Workspace, error) {
 		if i == 0 {
 			kind = resolve.KindHost
 		}
-		targets = append(targets, resolve.Target{Name: a.Name, Kind: kind, Dir: cfg.AbsPath(a.Path)})
+		targets = append(targets, resolve.Target{Name: a.Name, Kind: kind, Dir: cfg.AbsPath(a.Path), Version: a.Version})
 	}
 	return resolve.Discover(targets)
 }
@@ -384,12 +384,29 @@ func inspectArtifacts(dir string, ws *resolve.Workspace, m *manifests.Manifest) 
 			return err
 		}
 		a.Name, a.Kind, a.File = p.Name, p.Kind, file
-		if p.Kind == resolve.KindPlugin && a.PluginPath != p.ImportPath {
+		if p.Kind == resolve.KindPlugin && a.PluginPath != linkerPath(p.ImportPath) && a.PluginPath != p.ImportPath {
 			return fmt.Errorf("plugin %s: pluginpath %q, want %q", p.Name, a.PluginPath, p.ImportPath)
 		}
 		m.Artifacts = append(m.Artifacts, a)
 	}
 	return nil
+}
+
+// linkerPath is an import path as the linker records it in symbol names and
+// as a pluginpath: '%', '"' and non-printable or non-ASCII bytes escaped
+// everywhere, and '.' in the last element too.
+func linkerPath(p string) string {
+	last := strings.LastIndex(p, "/")
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c <= ' ' || c == '%' || c == '"' || c >= 0x7f || (c == '.' && i > last) {
+			fmt.Fprintf(&b, "%%%02x", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 func writeManifest(file string, m *manifests.Manifest) error {

@@ -782,3 +782,17 @@ func TestBuildOutputInsideModule(t *testing.T) {
 		t.Errorf("host stamped with %q, want key %s", host[i].Cmd[6], wantKey)
 	}
 }
+
+func TestLinkerPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"example.com/greeter/plugins/hello": "example.com/greeter/plugins/hello",
+		"example.com/hello.world":           "example.com/hello%2eworld",
+		"example.com/v1.2/x":                "example.com/v1.2/x",
+		"example.com/a%b/c d":               "example.com/a%25b/c%20d",
+		"gopkg.in/yaml.v3":                  "gopkg.in/yaml%2ev3",
+	} {
+		if got := linkerPath(in); got != want {
+			t.Errorf("linkerPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -74,6 +74,10 @@ type Artifact struct {
 	// Path is the package directory, as written in the file; use
 	// Config.AbsPath to resolve it.
 	Path string `yaml:"path"`
+	// Version, plugins only, makes the plugin's pluginpath unique to this
+	// version ("<package path>/v<version>"), so that a new version of a
+	// plugin loads beside an old one in one host.
+	Version string `yaml:"version"`
 }
 
 // Build holds the settings shared by the builds of the host and all plugins.
@@ -426,6 +430,23 @@ func (p *parser) plugins(_, v *yaml.Node) error {
 	return nil
 }
 
+// checkVersion validates a plugin version: it becomes a path element, so
+// letters, digits, '.', '-' and '_', starting with a digit (a leading "v" is
+// allowed and dropped).
+func checkVersion(s string) string {
+	v := strings.TrimPrefix(s, "v")
+	ok := v != "" && len(v) <= 32 && v[0] >= '0' && v[0] <= '9'
+	for _, r := range v {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '-' || r == '_') {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Sprintf("invalid version %q; use digits, letters, '.', '-' and '_', starting with a digit, like 0.2 or 1.4.0", s)
+	}
+	return ""
+}
+
 // artifact decodes the host or a plugin. The field path names it in
 // messages and line is where it starts, for reporting missing fields. A
 // null value is treated like an empty mapping.
@@ -437,6 +458,20 @@ func (p *parser) artifact(v *yaml.Node, path string, line int) (Artifact, error)
 			return a, p.errorf(v.Line, path, "expected a mapping with name and path, got %s", describe(v))
 		}
 		err := p.fields(v, path, []field{
+			{"version", func(_, v *yaml.Node) error {
+				s, err := p.str(v, path+".version")
+				if err != nil || s == "" {
+					return err
+				}
+				if path == "host" {
+					return p.errorf(v.Line, path+".version", "only plugins have a version (it goes into their pluginpath)")
+				}
+				if msg := checkVersion(s); msg != "" {
+					return p.errorf(v.Line, path+".version", "%s", msg)
+				}
+				a.Version = strings.TrimPrefix(s, "v")
+				return nil
+			}},
 			{"name", func(_, v *yaml.Node) error {
 				s, err := p.str(v, path+".name")
 				if err != nil || s == "" {

@@ -842,3 +842,27 @@ func TestErrorString(t *testing.T) {
 		}
 	}
 }
+
+func TestPluginVersion(t *testing.T) {
+	project(t)
+	cfg, err := Parse("pbuild.yaml", []byte("version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nplugins:\n  - {name: hello-0.2, path: plugins/hello, version: v0.2}\n  - {name: world, path: plugins/world, version: 1.4.0-rc_1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Plugins[0].Version + " " + cfg.Plugins[1].Version; got != "0.2 1.4.0-rc_1" {
+		t.Errorf("versions %q", got)
+	}
+	for _, tt := range []struct{ yaml, want string }{
+		{"version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host, version: 1}\n",
+			`pbuild.yaml:3: host.version: only plugins have a version (it goes into their pluginpath)`},
+		{"version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nplugins:\n  - {name: p, path: plugins/hello, version: 0.2/x}\n",
+			`pbuild.yaml:5: plugins[0].version: invalid version "0.2/x"; use digits, letters, '.', '-' and '_', starting with a digit, like 0.2 or 1.4.0`},
+		{"version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nplugins:\n  - {name: p, path: plugins/hello, version: beta}\n",
+			`pbuild.yaml:5: plugins[0].version: invalid version "beta"; use digits, letters, '.', '-' and '_', starting with a digit, like 0.2 or 1.4.0`},
+	} {
+		_, err := Parse("pbuild.yaml", []byte(tt.yaml))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("got  %v\nwant %s", err, tt.want)
+		}
+	}
+}

@@ -25,6 +25,10 @@ type Target struct {
 	Name string
 	Kind string
 	Dir  string // absolute
+	// Version, for a plugin, moves its module to the path
+	// "<module>/v<version with '.' as '_'>" in the staging copy, which
+	// makes the plugin's pluginpath unique to that version.
+	Version string
 }
 
 // Module is a local module of the workspace.
@@ -33,6 +37,9 @@ type Module struct {
 	Dir  string // absolute directory on the host
 	Rel  string // slash path of Dir relative to the workspace root
 	File *modfile.File
+	// StagedPath is the module's path in the staging copy: Path, or a
+	// versioned plugin's "<Path>/v<version>".
+	StagedPath string
 }
 
 // Package is a target placed in the workspace.
@@ -87,7 +94,7 @@ func Discover(targets []Target) (*Workspace, error) {
 		if other, ok := byPath[f.Module.Mod.Path]; ok {
 			return nil, &ModuleError{Path: f.Module.Mod.Path, Msg: fmt.Sprintf("declared twice, in %s and %s", other.Dir, dir)}
 		}
-		m := &Module{Path: f.Module.Mod.Path, Dir: dir, File: f}
+		m := &Module{Path: f.Module.Mod.Path, Dir: dir, File: f, StagedPath: f.Module.Mod.Path}
 		mods[dir], byPath[m.Path] = m, m
 		return m, nil
 	}
@@ -114,10 +121,15 @@ func Discover(targets []Target) (*Workspace, error) {
 		if name != "main" {
 			return nil, fail(fmt.Sprintf("package %s is not a main package", name), "a "+t.Kind+" must be package main")
 		}
+		if t.Version != "" {
+			// Dots in a pluginpath's last element are escaped by the
+			// linker (%2e); underscores read better.
+			m.StagedPath = m.Path + "/v" + strings.ReplaceAll(t.Version, ".", "_")
+		}
 		rel, _ := filepath.Rel(modDir, t.Dir)
-		ip := m.Path
+		ip := m.StagedPath
 		if rel != "." {
-			ip = path.Join(m.Path, filepath.ToSlash(rel))
+			ip = path.Join(m.StagedPath, filepath.ToSlash(rel))
 		}
 		for _, p := range pkgs {
 			if p.ImportPath == ip && p.Kind == KindPlugin && t.Kind == KindPlugin {
@@ -149,6 +161,9 @@ func Discover(targets []Target) (*Workspace, error) {
 			queue = append(queue, nm)
 		}
 	}
+	if err := checkVersioned(pkgs, mods); err != nil {
+		return nil, err
+	}
 	ws := &Workspace{Root: commonRoot(mods), Modules: sortedModules(mods)}
 	for _, m := range ws.Modules {
 		m.Rel = slashRel(ws.Root, m.Dir)
@@ -159,6 +174,34 @@ func Discover(targets []Target) (*Workspace, error) {
 	}
 	ws.Packages = pkgs
 	return ws, nil
+}
+
+// checkVersioned makes sure that moving a versioned plugin's module moves
+// nothing else: the plugin must be the only artifact in its module, and no
+// other module may require it.
+func checkVersioned(pkgs []Package, mods map[string]*Module) error {
+	for _, p := range pkgs {
+		if p.Version == "" {
+			continue
+		}
+		fail := func(msg string) error {
+			return &TargetError{Name: p.Name, Kind: p.Kind, Dir: p.Dir, Msg: msg,
+				hint: "give the versioned plugin a module of its own that nothing else requires"}
+		}
+		for _, o := range pkgs {
+			if o.Name != p.Name && o.Module == p.Module {
+				return fail(fmt.Sprintf("versioned, but its module %s also holds %s %s", p.Module.Path, o.Kind, o.Name))
+			}
+		}
+		for _, m := range mods {
+			for _, r := range m.File.Require {
+				if m != p.Module && r.Mod.Path == p.Module.Path {
+					return fail(fmt.Sprintf("versioned, but its module %s is required by %s", p.Module.Path, m.Path))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // ModuleError is a problem with a local module.

@@ -248,7 +248,7 @@ func readSums(dir string, ws *Workspace) (map[string]string, error) {
 func BuildList(listed []Listed, ws *Workspace, stagedRoot string, sums map[string]string) ([]manifests.Module, error) {
 	local := map[string]*Module{}
 	for _, m := range ws.Modules {
-		local[m.Path] = m
+		local[m.StagedPath] = m
 	}
 	var out []manifests.Module
 	for _, l := range listed {

@@ -29,6 +29,11 @@ func Stage(ws *Workspace, dst, goVersion string, skip []string) error {
 			if err := copyFile(filepath.Join(m.Dir, filepath.FromSlash(rel)), to); err != nil {
 				return fmt.Errorf("stage module %s: %w", m.Path, err)
 			}
+			if m.StagedPath != m.Path {
+				if err := movePath(to, rel, m.Path, m.StagedPath); err != nil {
+					return fmt.Errorf("stage module %s as %s: %w", m.Path, m.StagedPath, err)
+				}
+			}
 		}
 	}
 	wf := new(modfile.WorkFile)
@@ -41,7 +46,7 @@ func Stage(ws *Workspace, dst, goVersion string, skip []string) error {
 		if m.Rel == "." {
 			dir = "."
 		}
-		if err := wf.AddUse(dir, m.Path); err != nil {
+		if err := wf.AddUse(dir, m.StagedPath); err != nil {
 			return fmt.Errorf("write go.work: %w", err)
 		}
 	}
