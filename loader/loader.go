@@ -148,9 +148,10 @@ func (l *Loader) Check(path string) error {
 // Open checks the plugin at path and, if it passes, opens it with
 // plugin.Open. It returns a *RefusedError when the plugin would not load
 // (nothing is opened then), a *PoisonedError when an earlier plugin failed
-// in the runtime, and an *OpenError when the runtime refuses a plugin the
-// check accepted; after that the loader is poisoned. Opening the same file
-// again returns the same *Plugin.
+// in the runtime (whatever the path, as plugin.Open is never called again),
+// and an *OpenError when the runtime refuses a plugin the check accepted;
+// after that the loader is poisoned. Opening the same file again, by any
+// path, returns the same *Plugin.
 func (l *Loader) Open(path string) (*Plugin, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -168,8 +169,7 @@ func (l *Loader) Open(path string) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Open the resolved file: the one inspected, and the key the runtime
-	// uses.
+	// By the resolved path: the one the runtime identifies plugins by.
 	syms, err := l.open(real)
 	if err != nil {
 		l.session.Record(f, false)

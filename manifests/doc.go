@@ -22,7 +22,8 @@
 // 8 bytes taken from the start of the SHA-256 of the package's export data.
 // plugin.Open refuses a plugin whose hash for some package differs from the
 // host's ("plugin was built with a different version of package ..."). The
-// symbols are in .dynsym, so they survive -ldflags=-s -w; [PackageHashes]
+// symbols are in .dynsym, so they survive -ldflags=-s -w; abi.PackageHashes
+// (package github.com/pbuild/pbuild/loader/abi)
 // reads them without loading the file, and [InspectFile] records them in
 // [Artifact.Packages]. Two artifacts that record different hashes for the same
 // import path cannot be loaded together.

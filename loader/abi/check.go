@@ -214,7 +214,7 @@ func (s *Session) Predict(p *File) Load {
 		return fail(Problem{Kind: HostCannotLoad, Against: s.host.Path, Detail: "the host cannot load plugins: " + s.hostProblems[0].Detail})
 	}
 	if !p.Plugin {
-		return fail(Problem{Kind: NotPlugin, Detail: fmt.Sprintf("%s is not a plugin (built with -buildmode=%s)", p.Path, orDefault(p.Settings["-buildmode"], "exe"))})
+		return fail(Problem{Kind: NotPlugin, Detail: fmt.Sprintf("not a plugin (built with -buildmode=%s)", orDefault(p.Settings["-buildmode"], "exe"))})
 	}
 	if s.host != nil && (p.Class != s.host.Class || p.Machine != s.host.Machine) {
 		return fail(Problem{Kind: ELFMismatch, Against: s.host.Path,

@@ -18,26 +18,48 @@ type File struct {
 	Class   elf.Class
 	Machine elf.Machine
 	// Plugin reports a file built with -buildmode=plugin.
-	Plugin     bool
+	Plugin bool
+	// PluginPath is the value of the go:link.thispluginpath symbol, which
+	// the linker emits into plugins only; when the symbol table has been
+	// stripped, a plugin's build info path instead. For a plugin built from
+	// a package directory the two agree; for one built from a list of .go
+	// files the linker's path is "plugin/unnamed-..." and only the symbol
+	// has it. It is "" for other files.
 	PluginPath string
 	// Packages maps the import path of every package linked in to the first
-	// 8 bytes of the hash of its export data, in hex. Hosts have them only
-	// when they link package plugin.
+	// 8 bytes of the hash of its export data, in hex (see [PackageHashes]).
+	// Hosts have them only when they link package plugin.
 	Packages map[string]string
-	// GoVersion, MainPath (the main package) and MainModule come from the
+	// GoVersion, MainPath (the main package), MainModule and MainVersion
+	// (the main module's version, "(devel)" for a local build) come from the
 	// build info; Deps maps module path to version (a replacement's
-	// version, or "=> dir" for a directory replacement); Settings holds the
-	// build settings (-trimpath, -tags, CGO_ENABLED, GOAMD64, ...).
-	GoVersion  string
-	MainPath   string
-	MainModule string
-	Deps       map[string]string
-	Settings   map[string]string
+	// version, or "=> dir" for a directory replacement the build info
+	// gives no version); DepVersions maps module path to the version the
+	// build info records, the replacement's as it is (possibly "" or
+	// "(devel)" for a directory); Settings holds the build settings
+	// (-trimpath, -tags, CGO_ENABLED, GOAMD64, ...).
+	GoVersion   string
+	MainPath    string
+	MainModule  string
+	MainVersion string
+	Deps        map[string]string
+	DepVersions map[string]string
+	Settings    map[string]string
 	// GLIBC is the highest GLIBC_x.y symbol version the file needs, or "".
 	GLIBC string
 }
 
-// ReadError is a file that is not a readable Go ELF binary.
+// Errors a *ReadError wraps for a file that is not a Go ELF binary at all,
+// as opposed to one that cannot be read or is corrupt.
+var (
+	// ErrNotELF: the file has no valid ELF header.
+	ErrNotELF = errors.New("not an ELF file")
+	// ErrNoBuildInfo: the file is ELF but carries no Go build info.
+	ErrNoBuildInfo = errors.New("no Go build info")
+)
+
+// ReadError is a file that is not a readable Go ELF binary. Err wraps
+// [ErrNotELF] or [ErrNoBuildInfo] when the file is not a Go ELF binary.
 type ReadError struct {
 	Path string
 	Err  error
@@ -56,29 +78,40 @@ func ReadFile(path string) (*File, error) {
 	return Read(f, path)
 }
 
-// Read reads the ABI facts of an ELF file; name is used in messages.
+// Read reads the ABI facts of an ELF file; name is used in messages. Every
+// error is a *ReadError.
 func Read(r io.ReaderAt, name string) (*File, error) {
 	ef, err := elf.NewFile(r)
 	if err != nil {
-		return nil, &ReadError{Path: name, Err: fmt.Errorf("not an ELF file: %w", err)}
-	}
-	defer ef.Close()
-	out := &File{Path: name, Class: ef.Class, Machine: ef.Machine, Deps: map[string]string{}, Settings: map[string]string{}}
-	if out.Packages, err = packageHashes(ef); err != nil {
+		var fe *elf.FormatError
+		if errors.As(err, &fe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("%w: %w", ErrNotELF, err)
+		}
 		return nil, &ReadError{Path: name, Err: err}
 	}
+	defer ef.Close()
 	bi, err := buildinfo.Read(r)
 	if err != nil {
-		return nil, &ReadError{Path: name, Err: fmt.Errorf("no Go build info: %w", err)}
+		return nil, &ReadError{Path: name, Err: fmt.Errorf("%w: %w", ErrNoBuildInfo, err)}
 	}
-	out.GoVersion, out.MainPath, out.MainModule = bi.GoVersion, bi.Path, bi.Main.Path
+	out := &File{
+		Path: name, Class: ef.Class, Machine: ef.Machine,
+		GoVersion: bi.GoVersion, MainPath: bi.Path, MainModule: bi.Main.Path, MainVersion: bi.Main.Version,
+		Deps:        make(map[string]string, len(bi.Deps)),
+		DepVersions: make(map[string]string, len(bi.Deps)),
+		Settings:    make(map[string]string, len(bi.Settings)),
+	}
 	for _, d := range bi.Deps {
+		if d == nil {
+			continue
+		}
 		v := d.Version
 		if d.Replace != nil {
 			v = d.Replace.Version
-			if v == "" {
-				v = "=> " + d.Replace.Path
-			}
+		}
+		out.DepVersions[d.Path] = v
+		if d.Replace != nil && v == "" {
+			v = "=> " + d.Replace.Path
 		}
 		out.Deps[d.Path] = v
 	}
@@ -86,76 +119,149 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 		out.Settings[s.Key] = s.Value
 	}
 	out.Plugin = out.Settings["-buildmode"] == "plugin"
-	if out.Plugin {
-		out.PluginPath = thisPluginPath(ef)
-		if out.PluginPath == "" {
-			out.PluginPath = bi.Path
-		}
+	if out.Packages, err = PackageHashes(ef); err != nil {
+		return nil, &ReadError{Path: name, Err: err}
+	}
+	if out.PluginPath, err = thisPluginPath(ef); err != nil {
+		return nil, &ReadError{Path: name, Err: err}
+	}
+	if out.PluginPath == "" && out.Plugin {
+		out.PluginPath = bi.Path
 	}
 	out.GLIBC = highestGLIBC(ef)
 	return out, nil
 }
 
-const hashPrefix = "go:link.pkghashbytes."
+const (
+	pkgHashBytesPrefix = "go:link.pkghashbytes."
+	pkgHashBytesSize   = 8
+	thisPluginPathSym  = "go:link.thispluginpath"
 
-// packageHashes reads go:link.pkghashbytes.* from .dynsym, else .symtab.
-func packageHashes(f *elf.File) (map[string]string, error) {
-	out := map[string]string{}
-	for _, load := range []func() ([]elf.Symbol, error){f.DynamicSymbols, f.Symbols} {
-		syms, err := load()
-		if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
-			return nil, err
-		}
-		for _, s := range syms {
-			pkg, ok := strings.CutPrefix(s.Name, hashPrefix)
-			if !ok || s.Section == elf.SHN_UNDEF {
-				continue
-			}
-			data, err := symbolData(f, s)
-			if err != nil {
-				return nil, fmt.Errorf("symbol %s: %w", s.Name, err)
-			}
-			out[pkg] = hex.EncodeToString(data)
-		}
-		if len(out) > 0 {
-			break
-		}
+	// maxSymbolRead bounds reads of symbol contents, so a corrupt symbol
+	// size cannot make us allocate unbounded memory.
+	maxSymbolRead = 1 << 20
+)
+
+// PackageHashes returns the go:link.pkghashbytes.<importpath> symbols of f as
+// import path -> 16 lowercase hex digits. It reads the dynamic symbol table,
+// which survives stripping, and falls back to .symtab when .dynsym has none
+// of these symbols. It works for ELF files of any class, byte order and
+// machine. The result is empty, not nil, when there are no such symbols.
+//
+// A symbol of another size than 8 bytes, with an empty import path, whose
+// bytes lie outside its section or in a section without file contents, or
+// defined twice with different values, is an error.
+func PackageHashes(f *elf.File) (map[string]string, error) {
+	dyn, err := f.DynamicSymbols()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		return nil, fmt.Errorf("reading .dynsym: %w", err)
 	}
-	return out, nil
-}
-
-// thisPluginPath reads go:link.thispluginpath, present unless stripped.
-func thisPluginPath(f *elf.File) string {
+	hashes, err := collectPackageHashes(f, dyn)
+	if err != nil {
+		return nil, err
+	}
+	if len(hashes) > 0 {
+		return hashes, nil
+	}
 	syms, err := f.Symbols()
 	if err != nil {
-		return ""
-	}
-	for _, s := range syms {
-		if s.Name == "go:link.thispluginpath" {
-			if data, err := symbolData(f, s); err == nil {
-				return string(data)
-			}
+		if errors.Is(err, elf.ErrNoSymbols) {
+			return hashes, nil
 		}
+		return nil, fmt.Errorf("reading .symtab: %w", err)
 	}
-	return ""
+	return collectPackageHashes(f, syms)
 }
 
+func collectPackageHashes(f *elf.File, syms []elf.Symbol) (map[string]string, error) {
+	hashes := make(map[string]string)
+	for _, s := range syms {
+		pkg, ok := strings.CutPrefix(s.Name, pkgHashBytesPrefix)
+		if !ok || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		if pkg == "" {
+			return nil, fmt.Errorf("symbol %q: empty import path", s.Name)
+		}
+		if s.Size != pkgHashBytesSize {
+			return nil, fmt.Errorf("symbol %s: size %d, want %d", s.Name, s.Size, pkgHashBytesSize)
+		}
+		b, err := symbolData(f, s)
+		if err != nil {
+			return nil, fmt.Errorf("symbol %s: %w", s.Name, err)
+		}
+		h := hex.EncodeToString(b)
+		if prev, dup := hashes[pkg]; dup && prev != h {
+			return nil, fmt.Errorf("symbol %s: conflicting values %s and %s", s.Name, prev, h)
+		}
+		hashes[pkg] = h
+	}
+	return hashes, nil
+}
+
+// thisPluginPath returns the value of go:link.thispluginpath from .symtab,
+// or "" when there is no such symbol or no symbol table.
+func thisPluginPath(f *elf.File) (string, error) {
+	syms, err := f.Symbols()
+	if err != nil {
+		if errors.Is(err, elf.ErrNoSymbols) {
+			return "", nil
+		}
+		return "", fmt.Errorf("reading .symtab: %w", err)
+	}
+	for _, s := range syms {
+		if s.Name != thisPluginPathSym || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		b, err := symbolData(f, s)
+		if err != nil {
+			return "", fmt.Errorf("symbol %s: %w", s.Name, err)
+		}
+		return string(b), nil
+	}
+	return "", nil
+}
+
+// symbolData returns the Size bytes a defined symbol's value points at, read
+// from the section the symbol belongs to.
 func symbolData(f *elf.File, s elf.Symbol) ([]byte, error) {
+	if s.Size > maxSymbolRead {
+		return nil, fmt.Errorf("size %d too large", s.Size)
+	}
+	if s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE {
+		return nil, fmt.Errorf("not in a section (section index %v)", s.Section)
+	}
 	if int(s.Section) >= len(f.Sections) {
-		return nil, errors.New("no section")
+		return nil, fmt.Errorf("section index %d out of range", s.Section)
 	}
 	sec := f.Sections[s.Section]
 	if sec.Type == elf.SHT_NOBITS {
-		return nil, errors.New("in a section without data")
+		return nil, fmt.Errorf("in section %s, which has no file contents", sec.Name)
 	}
-	if s.Value < sec.Addr || s.Value+s.Size > sec.Addr+sec.Size {
-		return nil, errors.New("outside its section")
+	// In relocatable objects a symbol's value is an offset into its section;
+	// elsewhere it is an address.
+	off := s.Value
+	if f.Type != elf.ET_REL {
+		if s.Value < sec.Addr {
+			return nil, fmt.Errorf("address %#x outside section %s", s.Value, sec.Name)
+		}
+		off = s.Value - sec.Addr
 	}
-	data := make([]byte, s.Size)
-	if _, err := sec.ReadAt(data, int64(s.Value-sec.Addr)); err != nil {
-		return nil, err
+	if off > sec.Size || s.Size > sec.Size-off {
+		return nil, fmt.Errorf("%d bytes at %#x extend beyond section %s", s.Size, s.Value, sec.Name)
 	}
-	return data, nil
+	buf := make([]byte, s.Size)
+	if s.Size == 0 {
+		return buf, nil
+	}
+	r := sec.Open()
+	if _, err := r.Seek(int64(off), io.SeekStart); err != nil {
+		return nil, fmt.Errorf("section %s: %w", sec.Name, err)
+	}
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, fmt.Errorf("section %s: %w", sec.Name, err)
+	}
+	return buf, nil
 }
 
 // highestGLIBC is the highest GLIBC_x.y version among the imported symbols.

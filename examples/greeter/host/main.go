@@ -3,12 +3,16 @@
 //
 // Usage:
 //
-//	greeter [-who NAME] [-lang TAG] PLUGIN_DIR
+//	greeter [-who NAME] [-lang TAG] PLUGIN_DIR...
 //	greeter -version
 //
-// Every *.so file in PLUGIN_DIR is opened, in sorted order, with plugin.Open.
-// Each must export api.Symbol as a variable of type api.Greeter. For every
-// plugin that loads, one line is printed to stdout:
+// Every *.so file in each PLUGIN_DIR is opened, in sorted order, with the pbuild
+// loader (github.com/pbuild/pbuild/loader), which checks each plugin against
+// this host and the pbuild manifest beside the plugins before plugin.Open,
+// so a plugin that does not fit is reported with the cause instead of
+// failing obscurely or crashing the host. Each must export api.Symbol as a
+// variable of type api.Greeter. For every plugin that loads, one line is
+// printed to stdout:
 //
 //	<file name without .so>: <greeting>
 //
@@ -23,11 +27,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"plugin"
 	"sort"
 	"strings"
 
 	"example.com/greeter/api"
+	"github.com/pbuild/pbuild/loader"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
 )
@@ -47,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	lang := fs.String("lang", "en", "BCP 47 language tag used to normalize the name")
 	version := fs.Bool("version", false, "print the ABI key and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: greeter [-who NAME] [-lang TAG] PLUGIN_DIR")
+		fmt.Fprintln(stderr, "usage: greeter [-who NAME] [-lang TAG] PLUGIN_DIR...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -60,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "greeter abi %s\n", pbuildABIKey)
 		return 0
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() < 1 {
 		fs.Usage()
 		return 2
 	}
@@ -73,21 +77,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// (e.g. "tr" maps "I" to "ı"); each plugin decides how to present it.
 	name := cases.Lower(tag).String(strings.TrimSpace(*who))
 
-	dir := fs.Arg(0)
-	files, err := filepath.Glob(filepath.Join(dir, "*.so"))
-	if err != nil {
-		fmt.Fprintf(stderr, "greeter: %s: %v\n", dir, err)
-		return 1
+	var files []string
+	for _, dir := range fs.Args() {
+		found, err := filepath.Glob(filepath.Join(dir, "*.so"))
+		if err != nil {
+			fmt.Fprintf(stderr, "greeter: %s: %v\n", dir, err)
+			return 1
+		}
+		if len(found) == 0 {
+			fmt.Fprintf(stderr, "greeter: no plugins (*.so) found in %s\n", dir)
+			return 1
+		}
+		sort.Strings(found)
+		files = append(files, found...)
 	}
-	if len(files) == 0 {
-		fmt.Fprintf(stderr, "greeter: no plugins (*.so) found in %s\n", dir)
-		return 1
-	}
-	sort.Strings(files)
 
+	l, err := loader.New()
+	if err != nil {
+		fmt.Fprintf(stderr, "greeter: %v\n", err)
+		return 1
+	}
 	status := 0
 	for _, file := range files {
-		g, err := load(file)
+		g, err := load(l, file)
 		if err != nil {
 			fmt.Fprintf(stderr, "greeter: %s: %v\n", file, err)
 			status = 1
@@ -100,21 +112,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // load opens the plugin at path and returns the Greeter it exports.
-func load(path string) (api.Greeter, error) {
-	p, err := plugin.Open(path)
+func load(l *loader.Loader, path string) (api.Greeter, error) {
+	p, err := l.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	sym, err := p.Lookup(api.Symbol)
+	g, err := loader.Lookup[api.Greeter](p, api.Symbol)
 	if err != nil {
 		return nil, err
 	}
-	gp, ok := sym.(*api.Greeter)
-	if !ok {
-		return nil, fmt.Errorf("symbol %s has type %T, want *api.Greeter", api.Symbol, sym)
-	}
-	if *gp == nil {
+	if g == nil {
 		return nil, fmt.Errorf("symbol %s is a nil api.Greeter", api.Symbol)
 	}
-	return *gp, nil
+	return g, nil
 }
