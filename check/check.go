@@ -1,14 +1,11 @@
 package check
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 
+	"github.com/pbuild/pbuild/internal/digest"
 	"github.com/pbuild/pbuild/loader/abi"
 	"github.com/pbuild/pbuild/manifests"
 )
@@ -130,7 +127,7 @@ func Dir(dir string, m *manifests.Manifest, opts Options) (*Result, error) {
 	sort.Slice(arts, func(i, j int) bool { return arts[i].File < arts[j].File })
 	for _, a := range arts {
 		p := filepath.Join(dir, filepath.FromSlash(a.File))
-		sum, err := fileSHA256(p)
+		sum, err := digest.File(p)
 		if err != nil {
 			return nil, &InputError{Err: err}
 		}
@@ -156,17 +153,4 @@ func Dir(dir string, m *manifests.Manifest, opts Options) (*Result, error) {
 	}
 	r.Tampered = tampered
 	return r, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -3,8 +3,6 @@ package toolchain
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/pbuild/pbuild/internal/digest"
 )
 
 // ModulePath is the module the Go project publishes its toolchains as.
@@ -67,7 +67,7 @@ func (f *Fetcher) Fetch(ctx context.Context, version, pinned string) (*Fetched, 
 			return nil, &FetchError{Module: mv.String(), Err: err}
 		}
 	}
-	fileSum, err := fileSHA256(zipPath)
+	fileSum, err := digest.File(zipPath)
 	if err != nil {
 		return nil, &FetchError{Module: mv.String(), Err: err}
 	}
@@ -106,19 +106,6 @@ func (f *Fetcher) Fetch(ctx context.Context, version, pinned string) (*Fetched, 
 		return nil, fmt.Errorf("record verified hash: %w", err)
 	}
 	return &Fetched{Module: mv.String(), Zip: zipPath, Sum: sum}, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // zipRel is the proxy path of a module version's zip.
