@@ -54,6 +54,13 @@ type Options struct {
 	OnEvent func(Event)
 	// Log receives the output of the go command.
 	Log io.Writer
+	// Output, when set, is where the artifacts go instead of the config's
+	// output directory.
+	Output string
+	// Pin, when set, fixes the build to a manifest (rebuild, --against).
+	Pin *Pin
+
+	project string // the config file, labelling containers
 }
 
 // Event is a progress report.
@@ -73,11 +80,23 @@ type Result struct {
 	Dir      string // the output directory
 	Manifest *manifests.Manifest
 	Raised   []resolve.Raised
+	// ModuleDiffs are the build list's differences from a rebuild's pin.
+	ModuleDiffs []string
 }
 
 // Build builds cfg. The output directory changes only when every artifact
 // was built and the manifest written.
 func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	cfg = pinConfig(cfg, opts.Pin, opts.event)
+	opts.project = cfg.File
+	if cfg.Host.Name == "" && (opts.Pin == nil || (!opts.Pin.Host && opts.Pin.Manifest.Against == "")) {
+		return nil, &PinError{What: "nothing to load these plugins into", Details: []string{"the config declares no host"},
+			hint: "declare the host in the config, or build the plugins against a released host: pbuild build --against HOST_MANIFEST"}
+	}
+	outDir := cfg.OutputDir()
+	if opts.Output != "" {
+		outDir = opts.Output
+	}
 	ws, err := plan(cfg)
 	if err != nil {
 		return nil, err
@@ -90,20 +109,36 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		return nil, err
 	}
 	opts.event("toolchain", "%s in %s (%s)", tc.Go, tc.Image, tc.CC)
+	if p := opts.Pin; p != nil && !p.Host && tc.CC != p.Manifest.Toolchain.CC {
+		return nil, &PinError{What: "the C compiler differs from the recorded one",
+			Details: []string{"recorded: " + p.Manifest.Toolchain.CC, "here:     " + tc.CC},
+			hint:    "use the recorded base image (toolchain.baseImage in the manifest)"}
+	}
 
 	stage, err := os.MkdirTemp(opts.TempDir, "pbuild-stage-*")
 	if err != nil {
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	if err := resolve.Stage(ws, stage, cfg.Toolchain.Go, []string{cfg.OutputDir()}); err != nil {
+	if err := resolve.Stage(ws, stage, cfg.Toolchain.Go, []string{cfg.OutputDir(), outDir}); err != nil {
 		return nil, err
 	}
 
 	opts.event("resolve", "go work vendor over %d modules", len(ws.Modules))
-	res, err := (&resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Project: cfg.File, Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}).Run(ctx, ws, stage)
+	resolver := &resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Project: cfg.File, Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}
+	if opts.Pin != nil && opts.Pin.Host {
+		resolver.Constraints = resolve.HostConstraints(opts.Pin.Manifest)
+	}
+	res, err := resolver.Run(ctx, ws, stage)
 	if err != nil {
 		return nil, err
+	}
+	moduleDiffs, err := checkPinnedModules(opts.Pin, res.Modules)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range moduleDiffs {
+		opts.event("pin", "build list differs: %s", d)
 	}
 	opts.event("resolve", "%d modules in the build list", len(res.Modules))
 	for _, r := range res.Raised {
@@ -111,7 +146,15 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	}
 
 	m := newManifest(cfg, tc, res.Modules, sharedModules(ws))
-	out, err := buildArtifacts(ctx, cfg, ws, stage, tc, m, &opts)
+	switch p := opts.Pin; {
+	case p != nil && p.Host:
+		// Built for the released host: its ABI key, stamped and recorded.
+		m.ABIKey, m.Against = p.Manifest.ABIKey, p.SHA256
+	case p != nil:
+		// A rebuild stamps what was stamped.
+		m.ABIKey, m.Against = p.Manifest.ABIKey, p.Manifest.Against
+	}
+	out, err := buildArtifacts(ctx, outDir, ws, stage, tc, m, &opts)
 	if err != nil {
 		return nil, err
 	}
@@ -120,29 +163,40 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		return nil, err
 	}
 	opts.event("check", "every plugin against the host and each other")
-	verdict, err := check.Dir(out, m, check.Options{})
+	var verdict *check.Result
+	if p := opts.Pin; p != nil && p.Host {
+		host, ok := p.hostArtifact()
+		if !ok {
+			return nil, &PinError{What: "the --against manifest lists no host", Details: []string{"it must be a released host's manifest"}, hint: "pass the manifest of a host release"}
+		}
+		verdict, err = check.DirAgainst(out, m, host, check.Options{})
+	} else if cfg.Host.Name != "" {
+		verdict, err = check.Dir(out, m, check.Options{})
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := verdict.Err(); err != nil {
+	if verdict == nil {
+		opts.event("check", "skipped: the host of this plugin build is not here")
+	} else if err := verdict.Err(); err != nil {
 		return nil, &CheckError{Result: verdict, Err: err}
 	}
 	if err := writeManifest(filepath.Join(out, manifests.FileName), m); err != nil {
 		return nil, err
 	}
-	if err := replaceDir(out, cfg.OutputDir()); err != nil {
+	if err := replaceDir(out, outDir); err != nil {
 		return nil, fmt.Errorf("install output: %w", err)
 	}
-	opts.event("output", "%s", cfg.OutputDir())
-	return &Result{Dir: cfg.OutputDir(), Manifest: m, Raised: res.Raised}, nil
+	opts.event("output", "%s", outDir)
+	return &Result{Dir: outDir, Manifest: m, Raised: res.Raised, ModuleDiffs: moduleDiffs}, nil
 }
 
 // plan checks what can be checked before any container runs.
 func plan(cfg *config.Config) (*resolve.Workspace, error) {
 	var targets []resolve.Target
-	for i, a := range cfg.Artifacts() {
+	for _, a := range cfg.Artifacts() {
 		kind := resolve.KindPlugin
-		if i == 0 {
+		if a.Name == cfg.Host.Name {
 			kind = resolve.KindHost
 		}
 		targets = append(targets, resolve.Target{Name: a.Name, Kind: kind, Dir: cfg.AbsPath(a.Path), Version: a.Version})
@@ -155,14 +209,28 @@ func Flags() []string {
 	return []string{"-mod=vendor", "-trimpath", "-buildvcs=false"}
 }
 
-// sharedModules are the local modules another local module requires (a
-// shared API module, a host module whose packages plugins import): their
-// source is part of the ABI. A module only an artifact lives in is not.
+// sharedModules are the local modules plugins depend on, directly or
+// through other local modules (a shared API module, a host module whose
+// packages plugins import): their source is part of the ABI. A plugin's own
+// module, or a module only the host uses, is not.
 func sharedModules(ws *resolve.Workspace) map[string]bool {
-	shared := map[string]bool{}
+	byPath := map[string]*resolve.Module{}
 	for _, m := range ws.Modules {
+		byPath[m.Path] = m
+	}
+	shared := map[string]bool{}
+	var visit func(m *resolve.Module)
+	visit = func(m *resolve.Module) {
 		for _, r := range m.File.Require {
-			shared[r.Mod.Path] = true
+			if dep, ok := byPath[r.Mod.Path]; ok && !shared[dep.Path] {
+				shared[dep.Path] = true
+				visit(dep)
+			}
+		}
+	}
+	for _, p := range ws.Packages {
+		if p.Kind == resolve.KindPlugin {
+			visit(p.Module)
 		}
 	}
 	return shared
@@ -272,8 +340,7 @@ func (e *CompileError) Hint() string {
 
 // buildArtifacts builds every artifact in one network-less container and
 // returns a fresh directory beside the output directory holding them.
-func buildArtifacts(ctx context.Context, cfg *config.Config, ws *resolve.Workspace, stage string, tc *toolchain.Toolchain, m *manifests.Manifest, opts *Options) (string, error) {
-	outDir := cfg.OutputDir()
+func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, stage string, tc *toolchain.Toolchain, m *manifests.Manifest, opts *Options) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(outDir), 0o755); err != nil {
 		return "", fmt.Errorf("output directory: %w", err)
 	}
@@ -293,7 +360,7 @@ func buildArtifacts(ctx context.Context, cfg *config.Config, ws *resolve.Workspa
 	err = container.Use(ctx, opts.Engine, container.Spec{
 		Image:   tc.Image,
 		Step:    "build",
-		Project: cfg.File,
+		Project: opts.project,
 		Env:     env,
 		Mounts:  []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}},
 	}, func(c *container.Container) error {
@@ -305,7 +372,7 @@ func buildArtifacts(ctx context.Context, cfg *config.Config, ws *resolve.Workspa
 			return err
 		}
 		outDirs := "/out"
-		if len(ws.Packages) > 1 {
+		if hasPlugins(ws) {
 			outDirs = "/out/plugins"
 		}
 		if code, err := c.Exec(ctx, container.Exec{Cmd: []string{"mkdir", "-p", outDirs}}); err != nil || code != 0 {
@@ -326,6 +393,15 @@ func buildArtifacts(ctx context.Context, cfg *config.Config, ws *resolve.Workspa
 		return "", err
 	}
 	return tmp, nil
+}
+
+func hasPlugins(ws *resolve.Workspace) bool {
+	for _, p := range ws.Packages {
+		if p.Kind == resolve.KindPlugin {
+			return true
+		}
+	}
+	return false
 }
 
 // compileAll builds the host and the first plugin side by side (the first

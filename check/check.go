@@ -1,9 +1,11 @@
 package check
 
 import (
+	"debug/elf"
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/pbuild/pbuild/internal/digest"
 	"github.com/pbuild/pbuild/loader/abi"
@@ -153,4 +155,65 @@ func Dir(dir string, m *manifests.Manifest, opts Options) (*Result, error) {
 	}
 	r.Tampered = tampered
 	return r, nil
+}
+
+// DirAgainst checks the plugins of m found in dir against a released
+// host known only from its manifest entry: its recorded package hashes and
+// build info stand in for the binary.
+func DirAgainst(dir string, m *manifests.Manifest, host manifests.Artifact, opts Options) (*Result, error) {
+	var plugins []*abi.File
+	var tampered []Tampered
+	arts := append([]manifests.Artifact(nil), m.Artifacts...)
+	sort.Slice(arts, func(i, j int) bool { return arts[i].File < arts[j].File })
+	for _, a := range arts {
+		p := filepath.Join(dir, filepath.FromSlash(a.File))
+		sum, err := digest.File(p)
+		if err != nil {
+			return nil, &InputError{Err: err}
+		}
+		if sum != a.SHA256 {
+			tampered = append(tampered, Tampered{File: a.File, Have: sum, Want: a.SHA256})
+		}
+		f, err := read(p)
+		if err != nil {
+			return nil, err
+		}
+		plugins = append(plugins, f)
+	}
+	h := HostFromManifest(host)
+	return &Result{Host: h, Plugins: plugins, Report: abi.Check(h, plugins, abi.Options{MaxGLIBC: opts.MaxGLIBC}), Tampered: tampered}, nil
+}
+
+// HostFromManifest is the ABI of a host as its manifest entry records it.
+func HostFromManifest(a manifests.Artifact) *abi.File {
+	f := &abi.File{
+		Path: a.File + " (from its manifest)", Packages: a.Packages,
+		GoVersion: a.BuildInfo.GoVersion, MainPath: a.BuildInfo.Path, Deps: a.BuildInfo.Deps, Settings: a.BuildInfo.Settings,
+	}
+	f.MainModule, _, _ = strings.Cut(a.BuildInfo.Main, "@")
+	f.Class, f.Machine = elfOf(a.BuildInfo.Settings["GOARCH"])
+	return f
+}
+
+// elfOf is the ELF class and machine of a GOARCH.
+func elfOf(goarch string) (elf.Class, elf.Machine) {
+	switch goarch {
+	case "amd64":
+		return elf.ELFCLASS64, elf.EM_X86_64
+	case "arm64":
+		return elf.ELFCLASS64, elf.EM_AARCH64
+	case "386":
+		return elf.ELFCLASS32, elf.EM_386
+	case "arm":
+		return elf.ELFCLASS32, elf.EM_ARM
+	case "riscv64":
+		return elf.ELFCLASS64, elf.EM_RISCV
+	case "ppc64le", "ppc64":
+		return elf.ELFCLASS64, elf.EM_PPC64
+	case "s390x":
+		return elf.ELFCLASS64, elf.EM_S390
+	case "loong64":
+		return elf.ELFCLASS64, elf.EM_LOONGARCH
+	}
+	return elf.ELFCLASSNONE, elf.EM_NONE
 }

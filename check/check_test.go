@@ -30,7 +30,7 @@ func result(host *abi.File, plugins ...*abi.File) *Result {
 func TestRender(t *testing.T) {
 	host := file("dist/greeter", false, "go1.24.4", map[string]string{"runtime": "r1", "golang.org/x/text/cases": "t1"}, map[string]string{"golang.org/x/text": "v0.21.0"})
 	good := file("good.so", true, "go1.24.4", map[string]string{"runtime": "r1"}, nil)
-	skewed := file("skewed.so", true, "go1.24.3", map[string]string{"runtime": "r2", "golang.org/x/text/cases": "t2"}, map[string]string{"golang.org/x/text": "v0.20.0"})
+	skewed := file("skewed.so", true, "go1.23.5", map[string]string{"runtime": "r2", "golang.org/x/text/cases": "t2"}, map[string]string{"golang.org/x/text": "v0.20.0"})
 	r := result(host, good, skewed)
 	var b bytes.Buffer
 	Render(&b, r)
@@ -40,7 +40,7 @@ FAIL    skewed.so
   plugin was built with a different version of 2 packages than the host
   (loading it can kill the host: fatal error: runtime: no plugin module data)
   toolchain:
-    have: go1.24.3 (plugin)
+    have: go1.23.5 (plugin)
     want: go1.24.4 (host)
   golang.org/x/text:
     have: v0.20.0 (plugin)
@@ -105,5 +105,21 @@ func TestInputErrors(t *testing.T) {
 		t.Error("bad manifest accepted")
 	} else if _, ok := err.(*InputError); !ok {
 		t.Errorf("bad manifest: %T", err)
+	}
+}
+
+func TestHostFromManifest(t *testing.T) {
+	a := manifests.Artifact{Name: "greeter", Kind: manifests.KindHost, File: "greeter",
+		Packages:  map[string]string{"runtime": "r1", "example.com/api": "a1"},
+		BuildInfo: manifests.BuildInfo{GoVersion: "go1.24.4", Path: "example.com/host", Main: "example.com/host", Deps: map[string]string{}, Settings: map[string]string{"GOARCH": "amd64", "-buildmode": "exe", "CGO_ENABLED": "1"}}}
+	h := HostFromManifest(a)
+	good := file("good.so", true, "go1.24.4", map[string]string{"runtime": "r1", "example.com/api": "a1"}, nil)
+	bad := file("bad.so", true, "go1.24.4", map[string]string{"example.com/api": "a2"}, nil)
+	r := result(h, good, bad)
+	if len(r.Report.HostProblems) != 0 || !r.Report.Loads[0].OK || r.Report.Loads[1].OK {
+		t.Fatalf("host %v loads %+v", r.Report.HostProblems, r.Report.Loads)
+	}
+	if h.Machine != elf.EM_X86_64 || h.MainModule != "example.com/host" {
+		t.Errorf("host %+v", h)
 	}
 }

@@ -170,9 +170,14 @@ func (c *Config) OutputDir() string {
 
 // Artifacts returns the host followed by the plugins in file order. The
 // returned slice is a fresh copy.
+//
+// A plugin project, built against a released host's manifest, has no host:
+// then only the plugins are returned.
 func (c *Config) Artifacts() []Artifact {
 	all := make([]Artifact, 0, 1+len(c.Plugins))
-	all = append(all, c.Host)
+	if c.Host.Name != "" {
+		all = append(all, c.Host)
+	}
 	return append(all, c.Plugins...)
 }
 
@@ -303,8 +308,8 @@ func (p *parser) finish() error {
 	if c.Toolchain.Go == "" {
 		return p.errorf(0, "toolchain.go", "missing; set it to an exact Go release such as 1.24.4")
 	}
-	if !p.hostSeen {
-		return p.errorf(0, "host", "missing; declare the plugin host as \"host: {name: NAME, path: DIR}\"")
+	if !p.hostSeen && len(c.Plugins) == 0 {
+		return p.errorf(0, "host", "missing; declare the plugin host as \"host: {name: NAME, path: DIR}\" (a project of plugins only builds them against a released host's manifest)")
 	}
 	if c.Toolchain.Base == "" {
 		c.Toolchain.Base = DefaultBase

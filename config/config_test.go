@@ -345,9 +345,9 @@ plugins:
 
 		// host and plugins
 		{
-			name: "host missing",
-			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nplugins:\n  - {name: hello, path: ./plugins/hello}\n",
-			want: `pbuild.yaml: host: missing; declare the plugin host as "host: {name: NAME, path: DIR}"`,
+			name: "nothing to build",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nplugins: []\n",
+			want: `pbuild.yaml: host: missing; declare the plugin host as "host: {name: NAME, path: DIR}" (a project of plugins only builds them against a released host's manifest)`,
 		},
 		{
 			name: "host null",
@@ -750,6 +750,7 @@ func TestParseAccepts(t *testing.T) {
 		{"output inside the project", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\noutput: build/out\n"},
 		{"output inside a plugin", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nplugins: [{name: p, path: plugins/hello}]\noutput: plugins/hello/dist\n"},
 		{"default output inside the host at the project root", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: .}\n"},
+		{"plugins only (built against a released host)", "version: 1\ntoolchain: {go: 1.24.4}\nplugins: [{name: p, path: plugins/hello}]\n"},
 		{"name of 64 characters", "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: " + strings.Repeat("x", 64) + ", path: host}\n"},
 	}
 	for _, tt := range tests {

@@ -36,6 +36,10 @@ type Manifest struct {
 	Build         Build      `json:"build"`
 	Modules       []Module   `json:"modules"`
 	Artifacts     []Artifact `json:"artifacts"`
+	// Against is the sha256 of the released host's manifest a plugin build
+	// was constrained by (pbuild build --against); its ABIKey is then that
+	// host's.
+	Against string `json:"against,omitempty"`
 }
 
 // Toolchain describes the pinned toolchain the artifacts were built with.

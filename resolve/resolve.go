@@ -41,6 +41,9 @@ type Resolver struct {
 	CABundle []byte
 	// Log receives the go command's output.
 	Log io.Writer
+	// Constraints, when set, are a released host's versions the build list
+	// must keep to (pbuild build --against).
+	Constraints *Constraints
 }
 
 // Result is the resolved build list.
@@ -110,26 +113,38 @@ func (r *Resolver) Run(ctx context.Context, ws *Workspace, dir string) (*Result,
 		if err := r.copyIn(ctx, c, dir); err != nil {
 			return err
 		}
-		steps := []struct {
-			name string
-			cmd  []string
-			out  io.Writer
-		}{
-			{"go list -m all", []string{"go", "list", "-mod=readonly", "-m", "-json", "all"}, &list},
-			{"go work vendor", []string{"go", "work", "vendor"}, r.Log},
-			{"go.work.sum", []string{"touch", "go.work.sum"}, r.Log},
-		}
-		for _, s := range steps {
+		run := func(name string, out io.Writer, cmd ...string) error {
 			var errOut bytes.Buffer
-			code, err := c.Exec(ctx, container.Exec{Cmd: s.cmd, Dir: "/src", Stdout: s.out, Stderr: io.MultiWriter(&errOut, orDiscard(r.Log))})
+			code, err := c.Exec(ctx, container.Exec{Cmd: cmd, Dir: "/src", Stdout: out, Stderr: io.MultiWriter(&errOut, orDiscard(r.Log))})
 			if err != nil {
 				return err
 			}
 			if code != 0 {
-				return &Error{Step: s.name, Code: code, Output: errOut.String()}
+				return &Error{Step: name, Code: code, Output: errOut.String()}
+			}
+			return nil
+		}
+		listCmd := []string{"go", "list", "-mod=readonly", "-m", "-json", "all"}
+		if err := run("go list -m all", &list, listCmd...); err != nil {
+			return err
+		}
+		if r.Constraints != nil {
+			if err := r.constrain(ctx, c, run, &list); err != nil {
+				return err
 			}
 		}
-		for _, p := range []string{"/src/vendor", "/src/go.work.sum"} {
+		if err := run("go work vendor", r.Log, "go", "work", "vendor"); err != nil {
+			return err
+		}
+		if err := run("go.work.sum", r.Log, "touch", "go.work.sum"); err != nil {
+			return err
+		}
+		back := []string{"/src/vendor", "/src/go.work.sum"}
+		if r.Constraints != nil {
+			// The pins module and its place in go.work, when used.
+			back = append(back, "/src/go.work", "/src/"+PinsDir)
+		}
+		for _, p := range back {
 			if err := copyOut(ctx, c, p, dir); err != nil {
 				return err
 			}
@@ -151,7 +166,53 @@ func (r *Resolver) Run(ctx context.Context, ws *Workspace, dir string) (*Result,
 	if err != nil {
 		return nil, err
 	}
+	if r.Constraints != nil {
+		if err := r.Constraints.checkSums(mods); err != nil {
+			return nil, err
+		}
+	}
 	return &Result{Modules: mods, Raised: RaisedRequirements(ws, listed)}, nil
+}
+
+// constrain keeps the build list to the host's versions: it fails closed
+// on a module the plugins need newer than the host has, and raises older
+// ones to the host's through the pins module; list is then listed again.
+func (r *Resolver) constrain(ctx context.Context, c *container.Container, run func(string, io.Writer, ...string) error, list *bytes.Buffer) error {
+	pins := map[string]string{}
+	for round := 0; ; round++ {
+		listed, err := ParseBuildList(list.Bytes())
+		if err != nil {
+			return err
+		}
+		// Raising a module may bring in its own newer requirements: check
+		// the ceilings again after every raise.
+		if ceilings := r.Constraints.ceilings(listed); len(ceilings) > 0 {
+			var graph bytes.Buffer
+			if err := run("go mod graph", &graph, "go", "mod", "graph"); err != nil {
+				return err
+			}
+			whoRequires(ceilings, graph.Bytes())
+			return &CeilingError{Ceilings: ceilings}
+		}
+		if !r.Constraints.raises(listed, pins) {
+			return nil
+		}
+		if round == 3 {
+			return fmt.Errorf("resolve: raising modules to the host's versions does not settle: %v", pins)
+		}
+		if err := c.CopyTo(ctx, "/src", fileTar(PinsDir+"/go.mod", pinsGoMod(pins))); err != nil {
+			return err
+		}
+		if round == 0 {
+			if err := run("go work use", r.Log, "go", "work", "use", "./"+PinsDir); err != nil {
+				return err
+			}
+		}
+		list.Reset()
+		if err := run("go list -m all", list, "go", "list", "-mod=readonly", "-m", "-json", "all"); err != nil {
+			return err
+		}
+	}
 }
 
 func orDiscard(w io.Writer) io.Writer {
@@ -178,8 +239,8 @@ func (r *Resolver) copyIn(ctx context.Context, c *container.Container, dir strin
 func copyOut(ctx context.Context, c *container.Container, p, dir string) error {
 	rc, err := c.CopyFrom(ctx, p)
 	if err != nil {
-		if errors.Is(err, container.ErrNotFound) && strings.HasSuffix(p, "vendor") {
-			return nil // nothing to vendor: the workspace has no dependencies
+		if errors.Is(err, container.ErrNotFound) && (strings.HasSuffix(p, "vendor") || strings.HasSuffix(p, PinsDir)) {
+			return nil // nothing to vendor, or nothing to raise
 		}
 		return err
 	}
@@ -254,6 +315,8 @@ func BuildList(listed []Listed, ws *Workspace, stagedRoot string, sums map[strin
 	for _, l := range listed {
 		mm := manifests.Module{Path: l.Path, Version: l.Version}
 		switch {
+		case l.Main && l.Path == PinsModule:
+			continue
 		case l.Main:
 			m, ok := local[l.Path]
 			if !ok {

@@ -11,11 +11,14 @@ import (
 
 	"github.com/pbuild/pbuild/builder"
 	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/internal/digest"
+	"github.com/pbuild/pbuild/internal/dockerengine"
 	"github.com/pbuild/pbuild/manifests"
 )
 
 type buildOptions struct {
-	file string
+	file    string
+	against string
 }
 
 func buildCmd(d *deps, root *rootOptions) *cobra.Command {
@@ -29,6 +32,7 @@ func buildCmd(d *deps, root *rootOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&opts.file, "file", "f", config.FileName, "config file")
+	cmd.Flags().StringVar(&opts.against, "against", "", "build the plugins for a released host: its manifest fixes the toolchain, settings and module versions")
 	return cmd
 }
 
@@ -40,6 +44,7 @@ type buildReport struct {
 	Modules   []manifests.Module  `json:"modules"`
 	Raised    []string            `json:"raised"`
 	Artifacts []artifactReport    `json:"artifacts"`
+	Against   string              `json:"against,omitempty"`
 }
 
 type artifactReport struct {
@@ -61,29 +66,23 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 		return err
 	}
 	defer eng.Close()
-	var ca []byte
-	if d.env.CAFile != "" {
-		if ca, err = os.ReadFile(d.env.CAFile); err != nil {
-			return fmt.Errorf("read CA bundle: %w", err)
-		}
-	}
-	prog := newProgress(d.stderr, root.progress)
-	if root.json && root.progress == "auto" {
-		prog.mode = "quiet"
-	}
-	res, err := builder.Build(ctx, cfg, builder.Options{
-		Engine:     eng,
-		Fetcher:    d.fetcher(),
-		GOOS:       d.env.GOOS,
-		GOARCH:     d.env.GOARCH,
-		ResolveEnv: d.env.resolveEnv(),
-		CABundle:   ca,
-		OnEvent:    prog.event,
-	})
+	bopts, err := d.buildOptions(root, eng)
 	if err != nil {
 		return err
 	}
-	rep := buildReport{Output: res.Dir, ABIKey: res.Manifest.ABIKey, Toolchain: res.Manifest.Toolchain, Modules: res.Manifest.Modules, Raised: []string{}}
+	if opts.against != "" {
+		pin, err := readPin(opts.against)
+		if err != nil {
+			return err
+		}
+		pin.Host = true
+		bopts.Pin = pin
+	}
+	res, err := builder.Build(ctx, cfg, bopts)
+	if err != nil {
+		return err
+	}
+	rep := buildReport{Output: res.Dir, ABIKey: res.Manifest.ABIKey, Against: res.Manifest.Against, Toolchain: res.Manifest.Toolchain, Modules: res.Manifest.Modules, Raised: []string{}}
 	for _, r := range res.Raised {
 		rep.Raised = append(rep.Raised, r.String())
 	}
@@ -123,8 +122,48 @@ func printBuildReport(d *deps, cfg *config.Config, rep buildReport) error {
 		fmt.Fprintf(w, "%-10s %s  sha256:%s  %d bytes\n", a.Kind, filepath.Join(rel(rep.Output), a.File), a.SHA256[:16], a.Size)
 	}
 	fmt.Fprintf(w, "manifest   %s\n", filepath.Join(rel(rep.Output), manifests.FileName))
+	if rep.Against != "" {
+		fmt.Fprintf(w, "against    host manifest sha256:%s\n", rep.Against)
+	}
 	fmt.Fprintf(w, "abi key    %s\n", rep.ABIKey)
 	return nil
+}
+
+// buildOptions are the builder's options from the environment and flags.
+func (d *deps) buildOptions(root *rootOptions, eng *dockerengine.Engine) (builder.Options, error) {
+	var ca []byte
+	if d.env.CAFile != "" {
+		var err error
+		if ca, err = os.ReadFile(d.env.CAFile); err != nil {
+			return builder.Options{}, fmt.Errorf("read CA bundle: %w", err)
+		}
+	}
+	prog := newProgress(d.stderr, root.progress)
+	if root.json && root.progress == "auto" {
+		prog.mode = "quiet"
+	}
+	return builder.Options{
+		Engine:     eng,
+		Fetcher:    d.fetcher(),
+		GOOS:       d.env.GOOS,
+		GOARCH:     d.env.GOARCH,
+		ResolveEnv: d.env.resolveEnv(),
+		CABundle:   ca,
+		OnEvent:    prog.event,
+	}, nil
+}
+
+// readPin reads a manifest to pin a build to.
+func readPin(path string) (*builder.Pin, error) {
+	m, err := manifests.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	sum, err := digest.File(path)
+	if err != nil {
+		return nil, err
+	}
+	return &builder.Pin{Manifest: m, SHA256: sum}, nil
 }
 
 // loadConfig loads the config file; a missing file is a usage error.

@@ -240,7 +240,12 @@ func (s *Session) Predict(p *File) Load {
 		}
 		byAgainst[d.file] = append(byAgainst[d.file], pkg)
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].Path < order[j].Path })
+	sort.Slice(order, func(i, j int) bool {
+		if (order[i] == s.host) != (order[j] == s.host) {
+			return order[i] == s.host // the host's copy first
+		}
+		return order[i].Path < order[j].Path
+	})
 	for _, against := range order {
 		fail(s.mismatch(p, against, byAgainst[against]))
 	}
@@ -310,9 +315,11 @@ func (s *Session) mismatch(p, against *File, pkgs []string) Problem {
 		Packages: rankPackages(pkgs, p, against),
 		Causes:   Causes(p, against, pkgs, who),
 		Detail:   fmt.Sprintf("plugin was built with a different version of %d %s than the %s", len(pkgs), noun, who),
-		// A runtime from another toolchain may not even recognize the
-		// plugin's module data, and dies instead of failing the load.
-		Fatal: s.host != nil && p.GoVersion != s.host.GoVersion,
+		// A runtime of another minor release may not even recognize the
+		// plugin's module data, and dies instead of failing the load
+		// (measured: a go1.26 plugin in a go1.24 host); within a minor
+		// release the load fails cleanly.
+		Fatal: s.host != nil && minor(p.GoVersion) != minor(s.host.GoVersion),
 	}
 }
 
@@ -323,8 +330,8 @@ func Causes(p, against *File, pkgs []string, wantFrom string) []Cause {
 	add := func(kind CauseKind, subject, have, want string) {
 		out = append(out, Cause{Kind: kind, Subject: subject, Have: have, Want: want, WantFrom: wantFrom})
 	}
-	if p.GoVersion != against.GoVersion {
-		add(CauseToolchain, "go", p.GoVersion, against.GoVersion)
+	if release(p.GoVersion) != release(against.GoVersion) {
+		add(CauseToolchain, "go", release(p.GoVersion), release(against.GoVersion))
 	}
 	settings := []struct {
 		key  string
@@ -361,6 +368,24 @@ func Causes(p, against *File, pkgs []string, wantFrom string) []Cause {
 				"different source under the same versions (an edited replaced or vendored module), cgo flags (not recorded under -trimpath), or another GOROOT", p.GoVersion)})
 	}
 	return out
+}
+
+// release is the Go release of a build info Go version, without the
+// experiments it may carry ("go1.24.4 X:noswissmap" is go1.24.4).
+func release(v string) string {
+	r, _, _ := strings.Cut(v, " ")
+	return r
+}
+
+// minor is the minor release of a Go version: go1.24.4 is go1.24.
+func minor(v string) string {
+	r := release(v)
+	if i := strings.Index(r, "."); i >= 0 {
+		if j := strings.IndexAny(r[i+1:], ".rcbeta"); j >= 0 {
+			return r[:i+1+j]
+		}
+	}
+	return r
 }
 
 func causeRank(k CauseKind) int {
@@ -449,7 +474,7 @@ func sourceModules(pkgs []string, files ...*File) []string {
 // library; alphabetically within each.
 func rankPackages(pkgs []string, a, b *File) []string {
 	rank := func(pkg string) int {
-		if a.GoVersion != b.GoVersion && (pkg == "runtime" || pkg == "internal/abi") {
+		if release(a.GoVersion) != release(b.GoVersion) && (pkg == "runtime" || pkg == "internal/abi") {
 			return -1 // a toolchain skew shows first in the runtime
 		}
 		if isStd(pkg) {

@@ -86,7 +86,7 @@ func TestCheck(t *testing.T) {
 				return []*File{p}
 			},
 			want: want{ok: []bool{false}, kind: PackageMismatch, cause: CauseToolchain, subject: "go", have: "go1.24.3", wantV: "go1.24.4", from: "host", against: "host",
-				pkgs: []string{"runtime", "example.com/api", "fmt"}, fatal: true},
+				pkgs: []string{"runtime", "example.com/api", "fmt"}},
 		},
 		{
 			name: "trimpath on one side",
@@ -273,6 +273,37 @@ func TestCheck(t *testing.T) {
 				t.Errorf("have %q want %q from %q; want have %q want %q from %q", c.Have, c.Want, c.WantFrom, tt.want.have, tt.want.wantV, tt.want.from)
 			}
 		})
+	}
+}
+
+func TestGoVersions(t *testing.T) {
+	for v, want := range map[string][2]string{
+		"go1.24.4":               {"go1.24.4", "go1.24"},
+		"go1.24.4 X:noswissmap":  {"go1.24.4", "go1.24"},
+		"go1.26rc1":              {"go1.26rc1", "go1.26"},
+		"go1.25beta2 X:a,b":      {"go1.25beta2", "go1.25"},
+		"devel go1.27-abcdef +x": {"devel", "devel"},
+	} {
+		if r, m := release(v), minor(v); r != want[0] || m != want[1] {
+			t.Errorf("%q: release %q minor %q, want %q", v, r, m, want)
+		}
+	}
+	host := bin("host", false, pk("runtime", "r1", "internal/abi", "i1"))
+	exp := bin("exp.so", true, pk("internal/abi", "i2"))
+	exp.GoVersion, exp.Settings["GOEXPERIMENT"] = "go1.24.4 X:noswissmap", "noswissmap"
+	patch := bin("patch.so", true, pk("runtime", "r2"))
+	patch.GoVersion = "go1.24.3"
+	minorSkew := bin("minor.so", true, pk("runtime", "r3"))
+	minorSkew.GoVersion = "go1.26.8"
+	r := Check(host, []*File{exp, patch, minorSkew}, Options{})
+	for i, want := range []struct {
+		cause CauseKind
+		fatal bool
+	}{{CauseGOEXPERIMENT, false}, {CauseToolchain, false}, {CauseToolchain, true}} {
+		p := r.Loads[i].Problems[0]
+		if p.Causes[0].Kind != want.cause || p.Fatal != want.fatal {
+			t.Errorf("%s: cause %s fatal %v, want %s %v", r.Loads[i].Plugin, p.Causes[0].Kind, p.Fatal, want.cause, want.fatal)
+		}
 	}
 }
 

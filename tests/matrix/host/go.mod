@@ -1,6 +1,6 @@
 module example.com/matrix/host
 
-go 1.24
+go 1.24.0
 
 require (
 	example.com/matrix/api v0.0.0

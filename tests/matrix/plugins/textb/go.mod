@@ -1,5 +1,5 @@
 module example.com/matrix/textb
 
-go 1.24
+go 1.24.0
 
 require golang.org/x/text v0.21.0

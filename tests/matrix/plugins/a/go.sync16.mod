@@ -1,10 +1,10 @@
 module example.com/matrix/a
 
-go 1.24
+go 1.24.0
 
 require (
 	example.com/matrix/api v0.0.0
 	golang.org/x/sync v0.16.0
 )
 
-replace example.com/matrix/api => ../api
+replace example.com/matrix/api => ../../api
