@@ -1,0 +1,131 @@
+package builder
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/resolve"
+)
+
+func pinned() *manifests.Manifest {
+	return &manifests.Manifest{
+		ABIKey:    "sha256:" + strings.Repeat("a", 64),
+		Toolchain: manifests.Toolchain{Go: "go1.24.4", ModuleSum: "h1:tc", BaseImage: "pbuild/base:bookworm", CC: "cc 12"},
+		Build:     manifests.Build{Flags: Flags(), Tags: []string{"x"}, Ldflags: "-s", Env: map[string]string{"CGO_ENABLED": "1", "GOAMD64": "v3"}},
+		Modules: []manifests.Module{
+			{Path: "example.com/api", Local: true, Dir: "api", Sum: "h1:api"},
+			{Path: "golang.org/x/text", Version: "v0.21.0", Sum: "h1:t21"},
+		},
+		Artifacts: []manifests.Artifact{{Name: "greeter", Kind: manifests.KindHost, File: "greeter", SHA256: "h"}},
+	}
+}
+
+func TestPinConfig(t *testing.T) {
+	cfg := &config.Config{Toolchain: config.Toolchain{Go: "1.24.3", Base: "other"}, Build: config.Build{Tags: []string{"y"}}}
+	var events []string
+	got := pinConfig(cfg, &Pin{Manifest: pinned()}, func(step, format string, args ...any) { events = append(events, step) })
+	if got.Toolchain != (config.Toolchain{Go: "1.24.4", Base: "pbuild/base:bookworm", Sum: "h1:tc"}) {
+		t.Errorf("toolchain %+v", got.Toolchain)
+	}
+	if !reflect.DeepEqual(got.Build, config.Build{Tags: []string{"x"}, Ldflags: "-s", Env: map[string]string{"GOAMD64": "v3"}}) {
+		t.Errorf("build %+v", got.Build)
+	}
+	if cfg.Toolchain.Go != "1.24.3" || len(events) != 1 {
+		t.Errorf("the caller's config changed (%+v) or no event (%v)", cfg.Toolchain, events)
+	}
+	if pinConfig(cfg, nil, nil) != cfg {
+		t.Error("no pin must leave the config alone")
+	}
+}
+
+func TestCheckPinnedModules(t *testing.T) {
+	same := pinned().Modules
+	if d, err := checkPinnedModules(&Pin{Manifest: pinned()}, same); err != nil || len(d) != 0 {
+		t.Errorf("same build list: %v %v", d, err)
+	}
+	changed := []manifests.Module{
+		{Path: "example.com/api", Local: true, Dir: "api", Sum: "h1:edited"},
+		{Path: "golang.org/x/text", Version: "v0.22.0", Sum: "h1:t22"},
+		{Path: "golang.org/x/sync", Version: "v0.1.0", Sum: "h1:s"},
+	}
+	d, err := checkPinnedModules(&Pin{Manifest: pinned()}, changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"example.com/api: recorded (local api) h1:api, resolved (local api) h1:edited",
+		"golang.org/x/sync v0.1.0 h1:s: not in the recorded build list",
+		"golang.org/x/text: recorded v0.21.0 h1:t21, resolved v0.22.0 h1:t22",
+	}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("diffs:\n%s\nwant:\n%s", strings.Join(d, "\n"), strings.Join(want, "\n"))
+	}
+	// Against a host: only local modules the host has are compared, and a
+	// difference fails.
+	_, err = checkPinnedModules(&Pin{Manifest: pinned(), Host: true}, changed)
+	if pe, ok := err.(*PinError); !ok || !strings.Contains(pe.Error(), "example.com/api: your copy hashes to h1:edited, the host was built with h1:api") {
+		t.Errorf("against: %v", err)
+	}
+	if _, err := checkPinnedModules(&Pin{Manifest: pinned(), Host: true}, same); err != nil {
+		t.Errorf("against, same api: %v", err)
+	}
+}
+
+func TestCompareArtifacts(t *testing.T) {
+	want := &manifests.Manifest{Artifacts: []manifests.Artifact{
+		{Name: "greeter", File: "greeter", SHA256: "1", BuildInfo: manifests.BuildInfo{GoVersion: "go1.24.4", Settings: map[string]string{"-tags": ""}}, Packages: map[string]string{"fmt": "f", "api": "a"}},
+		{Name: "hello", File: "plugins/hello.so", SHA256: "2"},
+		{Name: "gone", File: "plugins/gone.so", SHA256: "3"},
+	}}
+	got := &manifests.Manifest{Artifacts: []manifests.Artifact{
+		{Name: "greeter", File: "greeter", SHA256: "9", BuildInfo: manifests.BuildInfo{GoVersion: "go1.24.3", Settings: map[string]string{"-tags": "x"}}, Packages: map[string]string{"fmt": "F", "api": "a"}},
+		{Name: "hello", File: "plugins/hello.so", SHA256: "2"},
+	}}
+	d := CompareArtifacts(want, got)
+	if len(d) != 2 || d[0].Name != "greeter" || d[1].Name != "gone" {
+		t.Fatalf("diffs %+v", d)
+	}
+	if !reflect.DeepEqual(d[0].Causes, []string{"toolchain: recorded go1.24.4, rebuilt go1.24.3", "-tags: recorded (unset), rebuilt x"}) || !reflect.DeepEqual(d[0].Packages, []string{"fmt"}) {
+		t.Errorf("greeter diff %+v", d[0])
+	}
+	e := (&RebuildError{Diffs: d, Modules: []string{"m: changed"}}).Error()
+	for _, s := range []string{"rebuild differs in 2 artifacts:", "the source resolves to another build list:\n    m: changed", "greeter (greeter): recorded sha256 1, rebuilt 9", "packages: fmt", "gone (plugins/gone.so): recorded sha256 3, rebuilt (none)"} {
+		if !strings.Contains(e, s) {
+			t.Errorf("error lacks %q:\n%s", s, e)
+		}
+	}
+}
+
+func TestSharedModules(t *testing.T) {
+	mod := func(path string, requires ...string) *resolve.Module {
+		src := "module " + path + "\n"
+		for _, r := range requires {
+			src += "require " + r + " v0.0.0\n"
+		}
+		f, err := modfile.Parse("go.mod", []byte(src), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &resolve.Module{Path: path, File: f}
+	}
+	api, loader := mod("example.com/api", "example.com/base"), mod("example.com/loader")
+	base := mod("example.com/base")
+	host := mod("example.com/host", "example.com/api", "example.com/loader")
+	hello := mod("example.com/hello", "example.com/api")
+	ws := &resolve.Workspace{
+		Modules: []*resolve.Module{api, base, loader, host, hello},
+		Packages: []resolve.Package{
+			{Target: resolve.Target{Name: "host", Kind: resolve.KindHost}, Module: host},
+			{Target: resolve.Target{Name: "hello", Kind: resolve.KindPlugin}, Module: hello},
+		},
+	}
+	got := sharedModules(ws)
+	if !reflect.DeepEqual(got, map[string]bool{"example.com/api": true, "example.com/base": true}) {
+		t.Errorf("shared %v: want the api and what it requires, not the host's loader nor the plugin", got)
+	}
+}
