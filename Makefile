@@ -27,6 +27,8 @@ bootstrap:
 test: base vet
 	cd loader && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout 60m ./...
+	$(GO) test -run='^$$' -fuzz=FuzzReadManifest -fuzztime=10s ./manifests/
+	$(GO) test -run='^$$' -fuzz=FuzzReadBundle -fuzztime=10s ./bundle/
 
 ## unit: the tests that need no Docker engine
 unit:

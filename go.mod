@@ -3,9 +3,12 @@ module github.com/pbuild/pbuild
 go 1.24.4
 
 require (
+	github.com/CycloneDX/cyclonedx-go v0.11.0
 	github.com/docker/docker v28.5.2+incompatible
+	github.com/in-toto/attestation v1.1.2
 	github.com/moby/buildkit v0.26.0
 	github.com/rogpeppe/go-internal v1.14.1
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2
 	github.com/spf13/cobra v1.9.1
 	golang.org/x/mod v0.29.0
 	golang.org/x/sync v0.17.0
@@ -79,7 +82,7 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20250825161204-c5933d9347a5 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20250825161204-c5933d9347a5 // indirect
 	google.golang.org/grpc v1.76.0 // indirect
-	google.golang.org/protobuf v1.36.10 // indirect
+	google.golang.org/protobuf v1.36.10
 	gotest.tools/v3 v3.5.2 // indirect
 )
 

@@ -21,8 +21,11 @@ type env struct {
 	CAFile   string
 	CacheDir string
 	Progress string // BUILDKIT_PROGRESS, the default of --progress
-	GOOS     string
-	GOARCH   string
+	// SourceDateEpoch is SOURCE_DATE_EPOCH as set ("" when unset): the time
+	// pbuild bundle stamps on a release.
+	SourceDateEpoch string
+	GOOS            string
+	GOARCH          string
 }
 
 // goSettings are the go command settings pbuild forwards.
@@ -66,6 +69,7 @@ func readEnv() env {
 		e.CacheDir = filepath.Join(os.TempDir(), "pbuild-cache")
 	}
 	e.Progress = os.Getenv("BUILDKIT_PROGRESS")
+	e.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	return e
 }
 

@@ -87,7 +87,7 @@ func newRootCmd(d *deps) *cobra.Command {
 	cmd.PersistentFlags().StringVar(&opts.progress, "progress", defaultProgress, "progress output: auto, plain or quiet (default from BUILDKIT_PROGRESS)")
 	cmd.PersistentFlags().BoolVar(&opts.json, "json", false, "print reports as JSON")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v", err) })
-	cmd.AddCommand(buildCmd(d, opts), checkCmd(d, opts), doctorCmd(d, opts), versionCmd(d, opts))
+	cmd.AddCommand(buildCmd(d, opts), checkCmd(d, opts), rebuildCmd(d, opts), doctorCmd(d, opts), versionCmd(d, opts), keygenCmd(d, opts), bundleCmd(d, opts), verifyCmd(d, opts))
 	return cmd
 }
 

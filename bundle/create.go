@@ -1,0 +1,314 @@
+package bundle
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/sign"
+)
+
+// Options say what Create makes.
+type Options struct {
+	// Name is the bundle's name; empty: the host artifact's name.
+	Name string
+	// Version is the release's version (required), e.g. "1.2.0".
+	Version string
+	// OutDir receives the files; it is made when missing.
+	OutDir string
+	// Time is every archive entry's mtime and the SBOM's timestamp, whole
+	// seconds; the zero Time means the Unix epoch.
+	Time time.Time
+	// Key signs the attestation; nil leaves it unsigned.
+	Key ed25519.PrivateKey
+	// Config is the config file's name, recorded as an external parameter;
+	// empty when a dist is bundled without one.
+	Config string
+	// Tool is pbuild's version, for the builder ID and the SBOM's tools.
+	Tool string
+}
+
+// Result names what Create wrote.
+type Result struct {
+	Base        string `json:"base"` // NAME_VERSION_OS_ARCH
+	Archive     string `json:"archive"`
+	SBOM        string `json:"sbom"`
+	Attestation string `json:"attestation"`
+	Checksums   string `json:"checksums"`
+	SHA256      string `json:"sha256"`          // of the archive
+	KeyID       string `json:"keyid,omitempty"` // of the signing key; empty when unsigned
+}
+
+// InputError is input Create or Verify cannot read: a missing dist or
+// manifest, a bad manifest, a missing bundle.
+type InputError struct {
+	Err error
+}
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Hint tells the user what to do.
+func (e *InputError) Hint() string {
+	return "bundle a dist made by `pbuild build` (-f CONFIG or --dist DIR); verify a NAME_VERSION_OS_ARCH.tar.gz made by `pbuild bundle`"
+}
+
+func inputErrorf(format string, args ...any) error {
+	return &InputError{Err: fmt.Errorf(format, args...)}
+}
+
+// Create bundles the dist directory: it checks every artifact against the
+// manifest while archiving it and writes the archive, the SBOM, the
+// attestation and checksums.txt into opts.OutDir. Entries of other files
+// already in the directory's checksums.txt are kept. On any error nothing
+// in OutDir is changed (save a directory made for it).
+func Create(dist string, opts Options) (*Result, error) {
+	manifestData, err := os.ReadFile(filepath.Join(dist, manifests.FileName))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, inputErrorf("bundle: %s has no %s: build it first with `pbuild build`", dist, manifests.FileName)
+		}
+		return nil, &InputError{Err: fmt.Errorf("bundle: %w", err)}
+	}
+	m, err := manifests.Read(bytes.NewReader(manifestData))
+	if err != nil {
+		return nil, inputErrorf("bundle: %s: %w", filepath.Join(dist, manifests.FileName), err)
+	}
+	if err := checkManifest(m); err != nil {
+		return nil, &InputError{Err: fmt.Errorf("bundle: %s: %w", filepath.Join(dist, manifests.FileName), err)}
+	}
+	if opts.Name == "" {
+		opts.Name = hostOf(m).Name
+	}
+	if err := CheckName("name", opts.Name); err != nil {
+		return nil, &InputError{Err: fmt.Errorf("bundle: %w", err)}
+	}
+	if err := CheckName("version", opts.Version); err != nil {
+		return nil, &InputError{Err: fmt.Errorf("bundle: %w", err)}
+	}
+	if opts.Time.IsZero() {
+		opts.Time = time.Unix(0, 0)
+	}
+	opts.Time = time.Unix(opts.Time.Unix(), 0).UTC()
+	base := Base(opts.Name, opts.Version, m.Toolchain.GOOS, m.Toolchain.GOARCH)
+
+	members := []member{{Name: manifests.FileName, Data: manifestData, Mode: 0o644}}
+	for _, a := range m.Artifacts {
+		members = append(members, member{
+			Name: a.File, Path: filepath.Join(dist, filepath.FromSlash(a.File)),
+			Mode: 0o755, Size: a.Size, SHA256: a.SHA256,
+		})
+	}
+
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	out := &outputs{dir: opts.OutDir}
+	defer out.cleanup()
+
+	res := &Result{Base: base}
+	var archiveSum string
+	if err := out.add(base+ArchiveSuffix, func(w io.Writer) error {
+		h := sha256.New()
+		if err := writeArchive(io.MultiWriter(w, h), base, members, opts.Time); err != nil {
+			return err
+		}
+		archiveSum = hex.EncodeToString(h.Sum(nil))
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	sums := Checksums{base + ArchiveSuffix: archiveSum}
+
+	sbomData, err := sbom(base, opts, m, archiveSum, opts.Time)
+	if err != nil {
+		return nil, err
+	}
+	if err := out.addBytes(base+SBOMSuffix, sbomData); err != nil {
+		return nil, err
+	}
+	sums[base+SBOMSuffix] = sha256Hex(sbomData)
+
+	stmt := statement(base, opts, m, sha256Hex(manifestData), sums)
+	payload, err := json.Marshal(stmt)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: attestation: %w", err)
+	}
+	env, err := sign.NewEnvelope(PayloadType, payload, opts.Key)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: sign: %w", err)
+	}
+	if len(env.Signatures) > 0 {
+		res.KeyID = env.Signatures[0].KeyID
+	}
+	envData, err := env.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("bundle: attestation: %w", err)
+	}
+	if err := out.addBytes(base+AttestationSuffix, envData); err != nil {
+		return nil, err
+	}
+	sums[base+AttestationSuffix] = sha256Hex(envData)
+
+	all, err := mergeChecksums(filepath.Join(opts.OutDir, ChecksumsFile), sums)
+	if err != nil {
+		return nil, err
+	}
+	if err := out.addBytes(ChecksumsFile, all.Marshal()); err != nil {
+		return nil, err
+	}
+	if err := out.commit(); err != nil {
+		return nil, err
+	}
+	res.Archive = filepath.Join(opts.OutDir, base+ArchiveSuffix)
+	res.SBOM = filepath.Join(opts.OutDir, base+SBOMSuffix)
+	res.Attestation = filepath.Join(opts.OutDir, base+AttestationSuffix)
+	res.Checksums = filepath.Join(opts.OutDir, ChecksumsFile)
+	res.SHA256 = archiveSum
+	return res, nil
+}
+
+// checkManifest checks what Create relies on: one host, plain platform
+// words, artifact files that are clean relative paths, listed once.
+func checkManifest(m *manifests.Manifest) error {
+	if err := checkPlatform("goos", m.Toolchain.GOOS); err != nil {
+		return err
+	}
+	if err := checkPlatform("goarch", m.Toolchain.GOARCH); err != nil {
+		return err
+	}
+	hosts := 0
+	files := map[string]bool{manifests.FileName: true}
+	for _, a := range m.Artifacts {
+		if a.Kind == manifests.KindHost {
+			hosts++
+		}
+		if !fs.ValidPath(a.File) || a.File == "." {
+			return fmt.Errorf("artifact %s: file %q is not a clean relative path", a.Name, a.File)
+		}
+		if files[a.File] {
+			return fmt.Errorf("artifact %s: file %q is listed twice", a.Name, a.File)
+		}
+		files[a.File] = true
+		if !isHexSHA256(a.SHA256) {
+			return fmt.Errorf("artifact %s: sha256 %q is not 64 lowercase hex digits", a.Name, a.SHA256)
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		for d := path.Dir(f); d != "."; d = path.Dir(d) {
+			if files[d] {
+				return fmt.Errorf("file %q is inside file %q", f, d)
+			}
+		}
+	}
+	if hosts != 1 {
+		return fmt.Errorf("the manifest lists %d hosts, want 1", hosts)
+	}
+	return nil
+}
+
+func hostOf(m *manifests.Manifest) manifests.Artifact {
+	for _, a := range m.Artifacts {
+		if a.Kind == manifests.KindHost {
+			return a
+		}
+	}
+	return manifests.Artifact{}
+}
+
+// mergeChecksums adds sums to the entries of the checksums file at path,
+// when there is one, replacing entries of the same names.
+func mergeChecksums(path string, sums Checksums) (Checksums, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return sums, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	old, err := ParseChecksums(data)
+	if err != nil {
+		return nil, &InputError{Err: fmt.Errorf("bundle: the existing %s: %w; remove it or choose another --out", path, err)}
+	}
+	for name, sum := range sums {
+		old[name] = sum
+	}
+	return old, nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// outputs writes files to temporary names in dir and renames them into
+// place only when all were written.
+type outputs struct {
+	dir   string
+	temps []string // temporary files, in the order of names
+	names []string
+}
+
+func (o *outputs) add(name string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(o.dir, ".pbuild-bundle-*")
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	o.temps = append(o.temps, f.Name())
+	o.names = append(o.names, name)
+	err = write(f)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		var mm *MismatchError
+		if errors.As(err, &mm) {
+			return err
+		}
+		return fmt.Errorf("bundle: write %s: %w", name, err)
+	}
+	return nil
+}
+
+func (o *outputs) addBytes(name string, data []byte) error {
+	return o.add(name, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// commit renames every file into place, checksums.txt last.
+func (o *outputs) commit() error {
+	for i, tmp := range o.temps {
+		if err := os.Rename(tmp, filepath.Join(o.dir, o.names[i])); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		o.temps[i] = ""
+	}
+	return nil
+}
+
+// cleanup removes the temporary files that were not renamed.
+func (o *outputs) cleanup() {
+	for _, tmp := range o.temps {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
+	}
+}

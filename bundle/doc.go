@@ -1,0 +1,28 @@
+// Package bundle makes and verifies pbuild release bundles.
+//
+// Create turns a built dist directory (the artifacts and their
+// pbuild.manifest.json) into four files, all byte-for-byte reproducible
+// from the same dist, options and time:
+//
+//	NAME_VERSION_OS_ARCH.tar.gz       the host, the plugins and the manifest under NAME_VERSION_OS_ARCH/
+//	NAME_VERSION_OS_ARCH.cdx.json     a CycloneDX 1.5 SBOM: the bundle, every artifact, module and the toolchain
+//	NAME_VERSION_OS_ARCH.intoto.json  a DSSE envelope of an in-toto v1 Statement with SLSA provenance v1
+//	checksums.txt                     sha256sum lines for the three files above
+//
+// The archive is written deterministically: sorted entries, owner 0:0 with
+// no names, modes 0755 (directories and artifacts) and 0644 (the manifest),
+// every mtime the given time, and a gzip header without name or time.
+// Create refuses a dist whose files differ from its manifest and writes
+// nothing on any failure.
+//
+// Verify checks a bundle the other way round, naming the step and the file
+// that failed: the checksums, the attestation's signature and subjects, a
+// safe extraction (Extract), the manifest against the extracted files, the
+// SBOM against the bundle, and finally a compatibility check supplied by the
+// caller. Extract is also usable on its own: it refuses absolute paths, "..",
+// links, devices, duplicate entries, oversized or truncated archives, and
+// never writes outside its target directory.
+//
+// The package reads no environment: the time, key and tool version are
+// options.
+package bundle

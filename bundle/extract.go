@@ -1,0 +1,350 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// Default limits of Extract.
+const (
+	DefaultMaxFileSize  = 1 << 30 // 1 GiB
+	DefaultMaxTotalSize = 4 << 30 // 4 GiB
+	DefaultMaxEntries   = 10000
+)
+
+// Bounds of entry names: a whole name, and one element of it (the usual
+// NAME_MAX, so the file system does not refuse it).
+const (
+	maxNameLen = 1024
+	maxElemLen = 255
+)
+
+// maxTrailer bounds the zero padding read after the end-of-archive marker
+// (tar writers pad to their record size, 10 KiB for GNU tar).
+const maxTrailer = 1 << 20
+
+// Errors of Extract: every fault of the archive wraps one of them (errors
+// of the target directory, such as a full disk, are returned as they are).
+var (
+	// ErrUnsafeEntry is an entry Extract refuses: an absolute or escaping
+	// path, a link, a device, a fifo, a duplicate, an entry outside Top.
+	ErrUnsafeEntry = errors.New("unsafe archive entry")
+	// ErrTooLarge is an archive over a limit.
+	ErrTooLarge = errors.New("archive too large")
+	// ErrCorrupt is an archive that is not a complete gzip-compressed tar
+	// stream: truncated, a bad checksum, trailing data.
+	ErrCorrupt = errors.New("corrupt archive")
+)
+
+// ExtractOptions bound what Extract accepts. Zero limits take the defaults.
+type ExtractOptions struct {
+	// Top, when set, is the one top-level directory every entry must be in
+	// (or be).
+	Top          string
+	MaxFileSize  int64
+	MaxTotalSize int64
+	MaxEntries   int
+}
+
+// File is a regular file Extract wrote.
+type File struct {
+	Name   string `json:"name"` // slash path relative to the target directory
+	Size   int64  `json:"size"`
+	Exec   bool   `json:"exec"` // written with mode 0755, else 0644
+	SHA256 string `json:"sha256"`
+}
+
+// Contents is what Extract wrote, in archive order.
+type Contents struct {
+	Files []File
+	Dirs  []string // slash paths, without a trailing slash
+}
+
+// Extract reads a gzip-compressed tar stream and writes its directories
+// (mode 0755) and regular files (0755 when any execute bit is set, else
+// 0644) below dst, an existing directory that should be empty. It accepts
+// nothing else: no links of any kind, devices, fifos or global headers; no
+// absolute names, "." or ".." elements, backslashes or control characters;
+// no name twice; no entry over the limits; no data after the end of the
+// archive, and a complete gzip stream with a valid checksum. All paths are
+// resolved inside dst (os.Root), so nothing is written outside it, even when
+// dst holds links. On an error, what was extracted so far stays in dst.
+func Extract(r io.Reader, dst string, opts ExtractOptions) (*Contents, error) {
+	opts.defaults()
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+
+	br := bufio.NewReader(r)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
+	}
+	zr.Multistream(false)
+	cr := &countingReader{r: zr}
+	x := &extractor{root: root, opts: opts, seen: map[string]bool{}, contents: &Contents{}}
+	tr := tar.NewReader(cr)
+	var dataEnd int64 // offset after the last entry's data and padding
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			// tar.Reader also stops cleanly at a block boundary without the
+			// end-of-archive marker: require the two zero blocks.
+			if cr.n < dataEnd+2*512 {
+				return nil, fmt.Errorf("%w: truncated: no end-of-archive marker", ErrCorrupt)
+			}
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		dataEnd = cr.n + (hdr.Size+511)/512*512
+		if err := x.entry(hdr, tr); err != nil {
+			return nil, err
+		}
+	}
+	if err := drain(zr, br); err != nil {
+		return nil, err
+	}
+	return x.contents, nil
+}
+
+func (o *ExtractOptions) defaults() {
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.MaxTotalSize <= 0 {
+		o.MaxTotalSize = DefaultMaxTotalSize
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+}
+
+// drain reads what follows the end-of-archive marker: zero padding, then
+// the end of the gzip member (which checks its CRC and size), then nothing.
+func drain(zr *gzip.Reader, br *bufio.Reader) error {
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		k, err := zr.Read(buf)
+		for _, b := range buf[:k] {
+			if b != 0 {
+				return fmt.Errorf("%w: data after the end of the archive", ErrCorrupt)
+			}
+		}
+		n += int64(k)
+		if n > maxTrailer {
+			return fmt.Errorf("%w: more than %d bytes of padding after the end of the archive", ErrCorrupt, maxTrailer)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return fmt.Errorf("%w: data after the gzip stream", ErrCorrupt)
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type extractor struct {
+	root     *os.Root
+	opts     ExtractOptions
+	seen     map[string]bool // names of the entries so far
+	total    int64
+	contents *Contents
+}
+
+func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
+	if len(x.seen) >= x.opts.MaxEntries {
+		return fmt.Errorf("%w: more than %d entries", ErrTooLarge, x.opts.MaxEntries)
+	}
+	if err := checkType(hdr); err != nil {
+		return err
+	}
+	name, err := x.name(hdr)
+	if err != nil {
+		return err
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return fmt.Errorf("%w: %q is a sparse file", ErrUnsafeEntry, hdr.Name)
+		}
+	}
+	if _, dup := x.seen[name]; dup {
+		return fmt.Errorf("%w: %q appears twice", ErrUnsafeEntry, hdr.Name)
+	}
+	x.seen[name] = true
+	if hdr.Typeflag == tar.TypeDir {
+		if hdr.Size != 0 {
+			return fmt.Errorf("%w: directory %q has a size of %d", ErrCorrupt, hdr.Name, hdr.Size)
+		}
+		if err := x.mkdirAll(name); err != nil {
+			return err
+		}
+		x.contents.Dirs = append(x.contents.Dirs, name)
+		return nil
+	}
+	if hdr.Size > x.opts.MaxFileSize {
+		return fmt.Errorf("%w: %q is %d bytes, over the limit of %d", ErrTooLarge, hdr.Name, hdr.Size, x.opts.MaxFileSize)
+	}
+	if x.total += hdr.Size; x.total > x.opts.MaxTotalSize {
+		return fmt.Errorf("%w: the files are over the limit of %d bytes in all", ErrTooLarge, x.opts.MaxTotalSize)
+	}
+	f, err := x.file(name, hdr, r)
+	if err != nil {
+		return err
+	}
+	x.contents.Files = append(x.contents.Files, f)
+	return nil
+}
+
+// checkType refuses everything but directories and regular files.
+func checkType(hdr *tar.Header) error {
+	switch hdr.Typeflag {
+	case tar.TypeDir, tar.TypeReg: // tar.Reader reports TypeRegA as TypeReg
+		return nil
+	case tar.TypeSymlink, tar.TypeLink:
+		return fmt.Errorf("%w: %q is a link to %q", ErrUnsafeEntry, hdr.Name, hdr.Linkname)
+	case tar.TypeChar, tar.TypeBlock:
+		return fmt.Errorf("%w: %q is a device", ErrUnsafeEntry, hdr.Name)
+	case tar.TypeFifo:
+		return fmt.Errorf("%w: %q is a fifo", ErrUnsafeEntry, hdr.Name)
+	}
+	return fmt.Errorf("%w: %q has type %q; only files and directories are allowed", ErrUnsafeEntry, hdr.Name, hdr.Typeflag)
+}
+
+// name checks an entry's name and returns it cleaned of a trailing slash.
+func (x *extractor) name(hdr *tar.Header) (string, error) {
+	name := hdr.Name
+	if hdr.Typeflag == tar.TypeDir {
+		name = strings.TrimSuffix(name, "/")
+	}
+	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrUnsafeEntry, hdr.Name, why) }
+	switch {
+	case name == "":
+		return "", bad("empty name")
+	case strings.HasPrefix(name, "/"):
+		return "", bad("absolute path")
+	case strings.ContainsFunc(name, func(c rune) bool { return c < 0x20 || c == 0x7f || c == '\\' }):
+		return "", bad("control character or backslash in the name")
+	}
+	if len(name) > maxNameLen {
+		return "", bad("name too long")
+	}
+	for _, elem := range strings.Split(name, "/") {
+		if elem == ".." {
+			return "", bad(`".." in the path`)
+		}
+		if len(elem) > maxElemLen {
+			return "", bad("name too long")
+		}
+	}
+	if !fs.ValidPath(name) {
+		return "", bad("not a clean relative path")
+	}
+	if top := x.opts.Top; top != "" && name != top && !strings.HasPrefix(name, top+"/") {
+		return "", bad("outside the top directory " + top)
+	}
+	return name, nil
+}
+
+// mkdirAll makes dir and its missing parents inside the root; a parent
+// that exists must be a directory (os.Root refuses links that leave it).
+func (x *extractor) mkdirAll(dir string) error {
+	if dir == "." {
+		return nil
+	}
+	if parent := path.Dir(dir); parent != "." {
+		if err := x.mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	err := x.root.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		fi, serr := x.root.Lstat(dir)
+		if serr == nil && fi.IsDir() {
+			return nil
+		}
+		return fmt.Errorf("%w: %q: a file is in the way of the directory", ErrUnsafeEntry, dir)
+	}
+	return err
+}
+
+// file writes a regular file, which must not exist yet.
+func (x *extractor) file(name string, hdr *tar.Header, r io.Reader) (File, error) {
+	if err := x.mkdirAll(path.Dir(name)); err != nil {
+		return File{}, err
+	}
+	exec := hdr.Mode&0o111 != 0
+	mode := fs.FileMode(0o644)
+	if exec {
+		mode = 0o755
+	}
+	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return File{}, fmt.Errorf("%w: %q already exists", ErrUnsafeEntry, name)
+	}
+	if err != nil {
+		return File{}, err
+	}
+	h := sha256.New()
+	src := &errReader{r: r}
+	n, err := io.Copy(io.MultiWriter(f, h), src)
+	if err == nil {
+		err = f.Chmod(mode) // the umask may have narrowed it
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case src.err != nil:
+		return File{}, fmt.Errorf("%w: %q: %v", ErrCorrupt, hdr.Name, src.err)
+	case err != nil:
+		return File{}, err
+	case n != hdr.Size:
+		return File{}, fmt.Errorf("%w: %q: %d bytes of data, header says %d", ErrCorrupt, hdr.Name, n, hdr.Size)
+	}
+	return File{Name: name, Size: n, Exec: exec, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// errReader remembers the error of the archive stream, to tell a corrupt
+// archive from a failing disk.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
