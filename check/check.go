@@ -124,27 +124,19 @@ func Manifest(path string, opts Options) (*Result, error) {
 func Dir(dir string, m *manifests.Manifest, opts Options) (*Result, error) {
 	var host string
 	var plugins []string
-	var tampered []Tampered
-	arts := append([]manifests.Artifact(nil), m.Artifacts...)
-	sort.Slice(arts, func(i, j int) bool { return arts[i].File < arts[j].File })
-	for _, a := range arts {
-		p := filepath.Join(dir, filepath.FromSlash(a.File))
-		sum, err := digest.File(p)
-		if err != nil {
-			return nil, &InputError{Err: err}
-		}
-		if sum != a.SHA256 {
-			tampered = append(tampered, Tampered{File: a.File, Have: sum, Want: a.SHA256})
-		}
-		switch a.Kind {
-		case manifests.KindHost:
-			if host != "" {
-				return nil, &InputError{Err: fmt.Errorf("manifest lists two hosts: %s and %s", host, p)}
-			}
-			host = p
-		default:
+	tampered, err := artifacts(dir, m, func(a manifests.Artifact, p string) error {
+		switch {
+		case a.Kind != manifests.KindHost:
 			plugins = append(plugins, p)
+		case host != "":
+			return &InputError{Err: fmt.Errorf("manifest lists two hosts: %s and %s", host, p)}
+		default:
+			host = p
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if host == "" {
 		return nil, &InputError{Err: fmt.Errorf("manifest lists no host")}
@@ -162,6 +154,23 @@ func Dir(dir string, m *manifests.Manifest, opts Options) (*Result, error) {
 // build info stand in for the binary.
 func DirAgainst(dir string, m *manifests.Manifest, host manifests.Artifact, opts Options) (*Result, error) {
 	var plugins []*abi.File
+	tampered, err := artifacts(dir, m, func(_ manifests.Artifact, p string) error {
+		f, err := read(p)
+		if err == nil {
+			plugins = append(plugins, f)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	h := HostFromManifest(host)
+	return &Result{Host: h, Plugins: plugins, Report: abi.Check(h, plugins, abi.Options{MaxGLIBC: opts.MaxGLIBC}), Tampered: tampered}, nil
+}
+
+// artifacts calls fn for every artifact of m in dir, in file order, and
+// lists those whose sha256 is not the manifest's.
+func artifacts(dir string, m *manifests.Manifest, fn func(a manifests.Artifact, path string) error) ([]Tampered, error) {
 	var tampered []Tampered
 	arts := append([]manifests.Artifact(nil), m.Artifacts...)
 	sort.Slice(arts, func(i, j int) bool { return arts[i].File < arts[j].File })
@@ -174,14 +183,11 @@ func DirAgainst(dir string, m *manifests.Manifest, host manifests.Artifact, opts
 		if sum != a.SHA256 {
 			tampered = append(tampered, Tampered{File: a.File, Have: sum, Want: a.SHA256})
 		}
-		f, err := read(p)
-		if err != nil {
+		if err := fn(a, p); err != nil {
 			return nil, err
 		}
-		plugins = append(plugins, f)
 	}
-	h := HostFromManifest(host)
-	return &Result{Host: h, Plugins: plugins, Report: abi.Check(h, plugins, abi.Options{MaxGLIBC: opts.MaxGLIBC}), Tampered: tampered}, nil
+	return tampered, nil
 }
 
 // HostFromManifest is the ABI of a host as its manifest entry records it.
