@@ -59,6 +59,9 @@ type Options struct {
 	Output string
 	// Pin, when set, fixes the build to a manifest (rebuild, --against).
 	Pin *Pin
+	// BuildKit, when set, runs resolve and compile on a BuildKit daemon
+	// instead of in engine containers.
+	BuildKit *BuildKit
 
 	project string // the config file, labelling containers
 }
@@ -125,11 +128,23 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	}
 
 	opts.event("resolve", "go work vendor over %d modules", len(ws.Modules))
-	resolver := &resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Project: cfg.File, Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}
-	if opts.Pin != nil && opts.Pin.Host {
-		resolver.Constraints = resolve.HostConstraints(opts.Pin.Manifest)
+	var res *resolve.Result
+	var bk *bkToolchain
+	if opts.BuildKit != nil {
+		if opts.Pin != nil && opts.Pin.Host {
+			return nil, &PinError{What: "--against is not supported on the BuildKit backend yet", Details: []string{"its resolve needs several rounds"}, hint: "use --backend docker"}
+		}
+		if bk, err = opts.BuildKit.toolchain(ctx, tc); err != nil {
+			return nil, err
+		}
+		res, err = opts.BuildKit.resolve(ctx, bk, ws, stage, &opts)
+	} else {
+		resolver := &resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Project: cfg.File, Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}
+		if opts.Pin != nil && opts.Pin.Host {
+			resolver.Constraints = resolve.HostConstraints(opts.Pin.Manifest)
+		}
+		res, err = resolver.Run(ctx, ws, stage)
 	}
-	res, err := resolver.Run(ctx, ws, stage)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +169,13 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		// A rebuild stamps what was stamped.
 		m.ABIKey, m.Against = p.Manifest.ABIKey, p.Manifest.Against
 	}
-	out, err := buildArtifacts(ctx, outDir, ws, stage, tc, m, &opts)
+	var out string
+	if opts.BuildKit != nil {
+		opts.event("build", "%d artifacts on BuildKit", len(ws.Packages))
+		out, err = opts.BuildKit.compile(ctx, bk, outDir, ws, stage, m, &opts)
+	} else {
+		out, err = buildArtifacts(ctx, outDir, ws, stage, tc, m, &opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -341,22 +362,11 @@ func (e *CompileError) Hint() string {
 // buildArtifacts builds every artifact in one network-less container and
 // returns a fresh directory beside the output directory holding them.
 func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, stage string, tc *toolchain.Toolchain, m *manifests.Manifest, opts *Options) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(outDir), 0o755); err != nil {
-		return "", fmt.Errorf("output directory: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(outDir), "."+filepath.Base(outDir)+".pbuild-*")
+	tmp, err := newOutputTemp(outDir)
 	if err != nil {
-		return "", fmt.Errorf("output directory: %w", err)
+		return "", err
 	}
-	env := []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build"}
-	keys := make([]string, 0, len(m.Build.Env))
-	for k := range m.Build.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		env = append(env, k+"="+m.Build.Env[k])
-	}
+	env := buildEnv(m)
 	err = container.Use(ctx, opts.Engine, container.Spec{
 		Image:   tc.Image,
 		Step:    "build",
@@ -402,6 +412,32 @@ func hasPlugins(ws *resolve.Workspace) bool {
 		}
 	}
 	return false
+}
+
+// newOutputTemp is a fresh directory beside outDir to build into.
+func newOutputTemp(outDir string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(outDir), 0o755); err != nil {
+		return "", fmt.Errorf("output directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(outDir), "."+filepath.Base(outDir)+".pbuild-*")
+	if err != nil {
+		return "", fmt.Errorf("output directory: %w", err)
+	}
+	return tmp, nil
+}
+
+// buildEnv is the environment of every compile, on either backend.
+func buildEnv(m *manifests.Manifest) []string {
+	env := []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build"}
+	keys := make([]string, 0, len(m.Build.Env))
+	for k := range m.Build.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+m.Build.Env[k])
+	}
+	return env
 }
 
 // compileAll builds the host and the first plugin side by side (the first

@@ -154,7 +154,15 @@ func (r *Resolver) Run(ctx context.Context, ws *Workspace, dir string) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	listed, err := ParseBuildList(list.Bytes())
+	return Finish(ws, dir, list.Bytes(), r.Constraints)
+}
+
+// Finish turns the output of `go list -m -json all` into the result, once
+// dir, the staged workspace, holds its vendor directory and go.work.sum:
+// the build list with sums, checked against constraints when set, and the
+// raised requirements. Both backends end a resolve with it.
+func Finish(ws *Workspace, dir string, list []byte, constraints *Constraints) (*Result, error) {
+	listed, err := ParseBuildList(list)
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +174,8 @@ func (r *Resolver) Run(ctx context.Context, ws *Workspace, dir string) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	if r.Constraints != nil {
-		if err := r.Constraints.checkSums(mods); err != nil {
+	if constraints != nil {
+		if err := constraints.checkSums(mods); err != nil {
 			return nil, err
 		}
 	}

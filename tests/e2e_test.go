@@ -107,11 +107,7 @@ func prepare(t *testing.T) *suite {
 		}
 	}
 	// Keep downloaded toolchains between scripts and runs.
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	s.env = append(s.env, "PBUILD_CACHE="+filepath.Join(cache, "pbuild"))
+	s.env = append(s.env, "PBUILD_CACHE="+pbuildCache())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

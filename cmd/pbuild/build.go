@@ -19,6 +19,7 @@ import (
 type buildOptions struct {
 	file    string
 	against string
+	backend backendOptions
 }
 
 func buildCmd(d *deps, root *rootOptions) *cobra.Command {
@@ -33,6 +34,7 @@ func buildCmd(d *deps, root *rootOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&opts.file, "file", "f", config.FileName, "config file")
 	cmd.Flags().StringVar(&opts.against, "against", "", "build the plugins for a released host: its manifest fixes the toolchain, settings and module versions")
+	opts.backend.flags(cmd, d)
 	return cmd
 }
 
@@ -69,6 +71,12 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 	bopts, err := d.buildOptions(root, eng)
 	if err != nil {
 		return err
+	}
+	if bopts.BuildKit, err = opts.backend.connect(ctx, d, root, eng); err != nil {
+		return err
+	}
+	if bopts.BuildKit != nil {
+		defer bopts.BuildKit.Client.Close()
 	}
 	if opts.against != "" {
 		pin, err := readPin(opts.against)

@@ -21,6 +21,8 @@ type env struct {
 	CAFile   string
 	CacheDir string
 	Progress string // BUILDKIT_PROGRESS, the default of --progress
+	// BuildKitHost is BUILDKIT_HOST, the default of --buildkit-addr.
+	BuildKitHost string
 	// SourceDateEpoch is SOURCE_DATE_EPOCH as set ("" when unset): the time
 	// pbuild bundle stamps on a release.
 	SourceDateEpoch string
@@ -69,6 +71,7 @@ func readEnv() env {
 		e.CacheDir = filepath.Join(os.TempDir(), "pbuild-cache")
 	}
 	e.Progress = os.Getenv("BUILDKIT_PROGRESS")
+	e.BuildKitHost = os.Getenv("BUILDKIT_HOST")
 	e.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
 	return e
 }

@@ -77,7 +77,7 @@ func newRootCmd(d *deps) *cobra.Command {
 			case "auto", "plain", "quiet", "tty", "rawjson":
 				return nil
 			}
-			return usageErrorf("--progress must be auto, plain or quiet, not %q", opts.progress)
+			return usageErrorf("--progress must be auto, plain, quiet, tty or rawjson, not %q", opts.progress)
 		},
 	}
 	defaultProgress := "auto"

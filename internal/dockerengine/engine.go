@@ -34,6 +34,10 @@ func New(opts ...client.Opt) (*Engine, error) {
 	return &Engine{cli: cli}, nil
 }
 
+// Client is the Docker client, for the BuildKit backend's dialer and
+// image export.
+func (e *Engine) Client() *client.Client { return e.cli }
+
 // Close releases the client's connections.
 func (e *Engine) Close() error { return e.cli.Close() }
 

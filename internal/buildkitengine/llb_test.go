@@ -1,0 +1,437 @@
+package buildkitengine
+
+import (
+	"github.com/distribution/reference"
+
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// graph is a marshalled LLB definition, its ops by digest.
+type graph struct {
+	ops   map[digest.Digest]*pb.Op
+	names map[digest.Digest]string
+	order []digest.Digest
+}
+
+func marshal(t *testing.T, st llb.State) *graph {
+	t.Helper()
+	def, err := st.Marshal(context.Background(), llb.LinuxAmd64)
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	g := &graph{ops: map[digest.Digest]*pb.Op{}, names: map[digest.Digest]string{}}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatalf("unmarshal op: %v", err)
+		}
+		d := digest.FromBytes(dt)
+		g.ops[d] = &op
+		g.order = append(g.order, d)
+	}
+	for d, m := range def.Metadata {
+		g.names[d] = m.Description["llb.customname"]
+	}
+	return g
+}
+
+// execs are the exec ops by their custom name.
+func (g *graph) execs() map[string]*pb.ExecOp {
+	out := map[string]*pb.ExecOp{}
+	for _, d := range g.order {
+		if e := g.ops[d].GetExec(); e != nil {
+			out[g.names[d]] = e
+		}
+	}
+	return out
+}
+
+// input is the op feeding input i of op.
+func (g *graph) input(op *pb.Op, i int64) *pb.Op {
+	return g.ops[digest.Digest(op.Inputs[i].Digest)]
+}
+
+func (g *graph) opOf(e *pb.ExecOp) *pb.Op {
+	for _, op := range g.ops {
+		if op.GetExec() == e {
+			return op
+		}
+	}
+	return nil
+}
+
+func mountAt(e *pb.ExecOp, dest string) *pb.Mount {
+	for _, m := range e.Mounts {
+		if m.Dest == dest {
+			return m
+		}
+	}
+	return nil
+}
+
+func envMap(env []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+var testArtifacts = []Artifact{
+	{Name: "host greeter", Dir: "/src/host", Out: "/out/greeter",
+		Args: []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-ldflags=-X main.pbuildABIKey=sha256:ab", "-o", "/out/greeter", "."}},
+	{Name: "plugin hello", Dir: "/src/plugins/hello", Out: "/out/plugins/hello.so",
+		Args: []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-tags=a,b", "-ldflags=-X main.pbuildABIKey=sha256:ab", "-buildmode=plugin", "-o", "/out/plugins/hello.so", "."}},
+	{Name: "plugin shout", Dir: "/src/plugins/shout", Out: "/out/plugins/shout.so",
+		Args: []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-ldflags=-X main.pbuildABIKey=sha256:ab", "-buildmode=plugin", "-o", "/out/plugins/shout.so", "."}},
+}
+
+var testBuildEnv = []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build", "CGO_CFLAGS=-O2", "GOAMD64=v1"}
+
+func TestCompileGraph(t *testing.T) {
+	tc := ToolchainImage("pbuild/toolchain:go1.24.4-test", nil)
+	st, err := Compile(tc, CompileSpec{Source: Source(), Env: testBuildEnv, Artifacts: testArtifacts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := marshal(t, st)
+	execs := g.execs()
+	if len(execs) != len(testArtifacts) {
+		t.Fatalf("%d execs, want %d: %v", len(execs), len(testArtifacts), execs)
+	}
+	for _, a := range testArtifacts {
+		e := execs[a.VertexName()]
+		if e == nil {
+			t.Fatalf("no exec named %q", a.VertexName())
+		}
+		if e.Network != pb.NetMode_NONE {
+			t.Errorf("%s: network %v, want none", a.Name, e.Network)
+		}
+		if !slices.Equal(e.Meta.Args, a.Args) {
+			t.Errorf("%s: argv %q, want %q", a.Name, e.Meta.Args, a.Args)
+		}
+		if e.Meta.Cwd != a.Dir {
+			t.Errorf("%s: cwd %q, want %q", a.Name, e.Meta.Cwd, a.Dir)
+		}
+		env := envMap(e.Meta.Env)
+		for k, want := range map[string]string{
+			"PATH":        "/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"GOTOOLCHAIN": "local", "GOCACHE": GoCacheDir, "GOMODCACHE": GoModCacheDir, "GOFLAGS": "", "HOME": "/root",
+			"GOWORK": "/src/go.work", "GOPROXY": "off", "CGO_CFLAGS": "-O2", "GOAMD64": "v1", "GOPATH": "/go", "GOTELEMETRY": "off",
+		} {
+			if got, ok := env[k]; !ok || got != want {
+				t.Errorf("%s: %s=%q (set %v), want %q", a.Name, k, got, ok, want)
+			}
+		}
+		if len(env) != len(e.Meta.Env) {
+			t.Errorf("%s: duplicate keys in env %q", a.Name, e.Meta.Env)
+		}
+		cache := mountAt(e, GoCacheDir)
+		if cache == nil || cache.MountType != pb.MountType_CACHE || cache.CacheOpt.ID != GoCacheID || cache.CacheOpt.Sharing != pb.CacheSharingOpt_SHARED {
+			t.Errorf("%s: cache mount %v, want shared cache %s at %s", a.Name, cache, GoCacheID, GoCacheDir)
+		}
+		src := mountAt(e, SourceDir)
+		if src == nil || !src.Readonly {
+			t.Errorf("%s: source mount %v, want read-only at %s", a.Name, src, SourceDir)
+		} else if in := g.input(g.opOf(e), src.Input); in.GetSource() == nil || in.GetSource().Identifier != "local://"+SourceContext {
+			t.Errorf("%s: source mount from %v, want local://%s", a.Name, in, SourceContext)
+		}
+		out := mountAt(e, OutDir)
+		if out == nil || out.Readonly || out.Output < 0 {
+			t.Errorf("%s: out mount %v, want a writable output at %s", a.Name, out, OutDir)
+		}
+		root := mountAt(e, "/")
+		if in := g.input(g.opOf(e), root.Input); in.GetSource() == nil || in.GetSource().Identifier != "docker-image://"+normalized("pbuild/toolchain:go1.24.4-test") {
+			t.Errorf("%s: root from %v, want the toolchain image", a.Name, in)
+		}
+	}
+	// The result gathers every artifact by copies (no MergeOp for old daemons).
+	var copies []string
+	for _, op := range g.ops {
+		if op.GetMerge() != nil {
+			t.Errorf("merge op in graph; Docker 20.10's BuildKit has none")
+		}
+		if f := op.GetFile(); f != nil {
+			for _, a := range f.Actions {
+				if c := a.GetCopy(); c != nil {
+					copies = append(copies, c.Src+"->"+c.Dest)
+				}
+			}
+		}
+	}
+	if len(copies) != len(testArtifacts) {
+		t.Errorf("copies %v, want one per artifact", copies)
+	}
+}
+
+func TestCompileGraphNoCacheSharingBetweenIDs(t *testing.T) {
+	tc := ToolchainImage("img", nil)
+	st, err := Compile(tc, CompileSpec{Source: llb.Scratch(), Artifacts: testArtifacts[:1], CacheID: "other", Env: []string{"GOCACHE=/cache"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := marshal(t, st).execs()[testArtifacts[0].VertexName()]
+	if m := mountAt(e, "/cache"); m == nil || m.CacheOpt.ID != "other" {
+		t.Fatalf("cache mount follows GOCACHE and CacheID: %v", e.Mounts)
+	}
+	if envMap(e.Meta.Env)["GOCACHE"] != "/cache" {
+		t.Errorf("the Run's GOCACHE overrides the toolchain's: %q", e.Meta.Env)
+	}
+}
+
+func TestCompileRejects(t *testing.T) {
+	tc := ToolchainImage("img", nil)
+	a := testArtifacts[0]
+	for name, arts := range map[string][]Artifact{
+		"none":         nil,
+		"outside /out": {{Name: "x", Dir: "/src", Args: a.Args, Out: "/tmp/x"}},
+		"unclean":      {{Name: "x", Dir: "/src", Args: a.Args, Out: "/out/../x"}},
+		"twice":        {a, a},
+		"no command":   {{Name: "x", Dir: "/src", Out: "/out/x"}},
+		"relative dir": {{Name: "x", Dir: "src", Args: a.Args, Out: "/out/x"}},
+	} {
+		if _, err := Compile(tc, CompileSpec{Source: Source(), Artifacts: arts}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestResolveGraph(t *testing.T) {
+	tc := ToolchainRootFS("sha256:0123456789abcdef", nil)
+	ca := []byte("-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n")
+	st, err := Resolve(tc, ResolveSpec{
+		Source:   Source(),
+		Env:      []string{"GOPROXY=https://proxy.example", "GOFLAGS=-x", "HTTPS_PROXY=http://proxy:3128", "no_proxy=localhost"},
+		CABundle: ca,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := marshal(t, st)
+	e := g.execs()[ResolveName]
+	if e == nil {
+		t.Fatalf("no resolve exec: %v", g.execs())
+	}
+	if e.Network != pb.NetMode_UNSET {
+		t.Errorf("network %v, want the sandbox's (unset)", e.Network)
+	}
+	if !slices.Equal(e.Meta.Args, []string{"/bin/sh", "-c", ResolveScript()}) {
+		t.Errorf("argv %q", e.Meta.Args)
+	}
+	if e.Meta.Cwd != SourceDir {
+		t.Errorf("cwd %q", e.Meta.Cwd)
+	}
+	env := envMap(e.Meta.Env)
+	for k, want := range map[string]string{
+		"GOPROXY": "https://proxy.example", "GOFLAGS": "-x", "GOWORK": "/src/go.work", "GOTOOLCHAIN": "local",
+		"SSL_CERT_FILE": "/etc/pbuild/ca-certificates.crt", "PATH": "/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"GOMODCACHE": GoModCacheDir, "HOME": "/root",
+	} {
+		if env[k] != want {
+			t.Errorf("%s=%q, want %q", k, env[k], want)
+		}
+	}
+	if _, ok := env["HTTPS_PROXY"]; ok {
+		t.Errorf("proxy in env (and in the cache key): %q", e.Meta.Env)
+	}
+	if p := e.Meta.ProxyEnv; p == nil || p.HttpsProxy != "http://proxy:3128" || p.NoProxy != "localhost" {
+		t.Errorf("proxy env %v", p)
+	}
+	mc := mountAt(e, GoModCacheDir)
+	if mc == nil || mc.MountType != pb.MountType_CACHE || mc.CacheOpt.ID != GoModCacheID {
+		t.Errorf("module cache mount %v", mc)
+	}
+	src := mountAt(e, SourceDir)
+	if src == nil || src.Readonly {
+		t.Errorf("source mount %v, want writable (go work vendor writes)", src)
+	}
+	op := g.opOf(e)
+	if in := g.input(op, mountAt(e, "/").Input); in.GetSource().GetIdentifier() != "local://"+ToolchainContext || in.GetSource().Attrs[pb.AttrSharedKeyHint] != "pbuild-toolchain-sha256:0123456789abcdef" {
+		t.Errorf("root from %v", in)
+	}
+	camount := mountAt(e, CABundleDir)
+	if camount == nil || !camount.Readonly {
+		t.Fatalf("CA mount %v", camount)
+	}
+	mk := g.input(op, camount.Input).GetFile().GetActions()[0].GetMkfile()
+	if mk == nil || mk.Path != "/"+CABundleFile || string(mk.Data) != string(ca) {
+		t.Errorf("CA file %v", mk)
+	}
+	out := mountAt(e, OutDir)
+	if out == nil || out.Output < 0 {
+		t.Errorf("out mount %v", out)
+	}
+}
+
+func TestResolveScript(t *testing.T) {
+	s := ResolveScript()
+	for _, want := range []string{
+		"go list -mod=readonly -m -json all > /out/buildlist.json", "go work vendor", "touch go.work.sum",
+		"if [ -d vendor ]; then cp -a vendor /out/; fi", "cp -a go.work.sum /out/",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q:\n%s", want, s)
+		}
+	}
+	if !strings.HasPrefix(s, "set -e\n") {
+		t.Errorf("script does not stop at the first failure:\n%s", s)
+	}
+	step, out := ResolveFailure("pbuild-step: go list -m all\nok\npbuild-step: go work vendor\ngo: missing go.sum entry\n")
+	if step != "go work vendor" || out != "go: missing go.sum entry\n" {
+		t.Errorf("ResolveFailure = %q, %q", step, out)
+	}
+}
+
+func TestResolveRejectsBadEnv(t *testing.T) {
+	if _, err := Resolve(ToolchainImage("img", nil), ResolveSpec{Source: Source(), Env: []string{"NOEQUALS"}}); err == nil {
+		t.Fatal("no error")
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([]string{"A=1", "B=2", "C=3"}, []string{"B=20", "D=4", "A="})
+	want := []string{"A=", "B=20", "C=3", "D=4"}
+	if !slices.Equal(got, want) {
+		t.Errorf("mergeEnv = %q, want %q", got, want)
+	}
+	if got := SortedEnv(map[string]string{"Z": "1", "A": "2"}); !slices.Equal(got, []string{"A=2", "Z=1"}) {
+		t.Errorf("SortedEnv = %q", got)
+	}
+}
+
+func TestParseProgress(t *testing.T) {
+	for _, ok := range []string{"", "auto", "tty", "plain", "quiet", "rawjson"} {
+		if _, err := ParseProgress(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	if _, err := ParseProgress("fancy"); err == nil {
+		t.Error("fancy accepted")
+	}
+}
+
+func TestAddrKind(t *testing.T) {
+	for addr, want := range map[string]kind{
+		"": kindDocker, "docker": kindDocker, "docker://": kindDocker, "docker://unix:///x.sock": kindDocker,
+		"unix:///run/buildkit/buildkitd.sock": kindUnix, "tcp://h:1234": kindTCP, "docker-container://bk": kindDockerContainer,
+		"ssh://h": -1,
+	} {
+		if got, _ := addrKind(addr); got != want {
+			t.Errorf("addrKind(%q) = %v, want %v", addr, got, want)
+		}
+	}
+	if _, h := addrKind("docker://tcp://h:2376"); h != "tcp://h:2376" {
+		t.Errorf("docker host %q", h)
+	}
+	_, err := Dial(context.Background(), "ssh://h")
+	var de *DialError
+	if !errors.As(err, &de) || de.Hint() == "" {
+		t.Errorf("Dial(ssh://) = %v, want a DialError with a hint", err)
+	}
+	if _, err := Dial(context.Background(), "tcp://h:1", WithTLS("", "cert.pem", "", "")); err == nil {
+		t.Error("a certificate without its key accepted")
+	}
+}
+
+func TestBlame(t *testing.T) {
+	r := newRecorder(0)
+	r.record(clientStatus{
+		vertex("a", "build plugin hello", `process "go build" did not complete successfully: exit code: 1`),
+		vertex("b", "build plugin shout", "context canceled"),
+		vertex("c", "build host greeter", ""),
+	}.status("a", "hello.go:3: undefined: x\n"))
+	err := r.blame(errors.New("solve failed"))
+	var ee *ExecError
+	if !errors.As(err, &ee) || ee.Vertex != "build plugin hello" || ee.ExitCode != 1 || !strings.Contains(ee.Output, "undefined: x") {
+		t.Fatalf("blame = %#v", err)
+	}
+
+	r = newRecorder(0)
+	r.record(clientStatus{vertex("i", "toolchain img", "img: not found")}.status("", ""))
+	var se *SolveError
+	if err := r.blame(errors.New("x")); !errors.As(err, &se) || se.Vertex != "toolchain img" {
+		t.Errorf("blame = %#v", err)
+	}
+}
+
+type clientStatus []*client.Vertex
+
+func vertex(d, name, err string) *client.Vertex {
+	return &client.Vertex{Digest: digest.FromString(d), Name: name, Error: err}
+}
+
+func (c clientStatus) status(logVertex, data string) *client.SolveStatus {
+	ss := &client.SolveStatus{Vertexes: c}
+	if data != "" {
+		ss.Logs = []*client.VertexLog{{Vertex: digest.FromString(logVertex), Data: []byte(data)}}
+	}
+	return ss
+}
+
+func TestNoCache(t *testing.T) {
+	tc := ToolchainImage("img", nil)
+	for _, noCache := range []bool{false, true} {
+		st, err := Compile(tc, CompileSpec{Source: Source(), Artifacts: testArtifacts[:1], NoCache: noCache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := st.Marshal(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ignored := false
+		for _, m := range def.Metadata {
+			if m.Description["llb.customname"] == testArtifacts[0].VertexName() {
+				ignored = m.IgnoreCache
+			}
+		}
+		if ignored != noCache {
+			t.Errorf("NoCache %v: ignore_cache %v", noCache, ignored)
+		}
+	}
+}
+
+func TestDialUnreachableDocker(t *testing.T) {
+	start := time.Now()
+	_, err := Dial(context.Background(), DockerAddr, WithDockerHost("unix://"+t.TempDir()+"/no-docker.sock"), WithCheckTimeout(5*time.Second))
+	var de *DialError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "no-docker.sock") || !strings.Contains(de.Hint(), "Docker engine") {
+		t.Fatalf("Dial = %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("took %v", time.Since(start))
+	}
+}
+
+func TestSolveProgressModes(t *testing.T) {
+	var buf strings.Builder
+	_, err := Solve(context.Background(), nil, llb.Scratch().File(llb.Mkdir("/x", 0o755)), SolveOptions{Progress: "tty", ProgressOut: &buf})
+	if err == nil || !strings.Contains(err.Error(), "console") {
+		t.Errorf("tty progress to a buffer: %v", err)
+	}
+	_, err = Solve(context.Background(), nil, llb.Scratch().File(llb.Mkdir("/x", 0o755)), SolveOptions{Progress: "fancy", ProgressOut: &buf})
+	if err == nil {
+		t.Error("unknown progress mode accepted")
+	}
+}
+
+// normalized is an image reference as BuildKit spells it, with the default
+// registry it implies (computed, not written down).
+func normalized(ref string) string {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		panic(err)
+	}
+	return n.String()
+}
