@@ -45,3 +45,8 @@ vet:
 
 clean:
 	rm -rf bin .build $(addsuffix /dist,$(EXAMPLES))
+
+## bench: pbuild against native go build and one container per plugin -> bench/RESULTS.md (see bench/README.md)
+.PHONY: bench
+bench: base
+	$(GO) run ./bench $(BENCHFLAGS)

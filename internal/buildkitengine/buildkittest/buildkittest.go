@@ -42,7 +42,8 @@ func Binary(t testing.TB) string {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	tmp := bin + ".tmp"
+	// Per process: test binaries of several packages may build it at once.
+	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
 	cmd := exec.Command("go", "build", "-o", tmp, "github.com/moby/buildkit/cmd/buildkitd")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "CGO_ENABLED=0")
