@@ -34,6 +34,7 @@ type options struct {
 	containerMaxN int
 	containerRuns int
 	buildkitReset string
+	bkColdMaxN    int
 	budget        time.Duration
 	keep          bool
 	verbose       bool
@@ -52,8 +53,9 @@ func main() {
 	flag.StringVar(&o.pbuild, "pbuild", "", "pbuild binary (default: built from ./cmd/pbuild into the temp dir)")
 	flag.IntVar(&o.containerMaxN, "container-max-n", 1, "largest N the one-container-per-plugin way is measured for (it costs N fresh builds per run); larger N are extrapolated from the largest measured")
 	flag.IntVar(&o.containerRuns, "container-runs", 1, "repetitions of the one-container-per-plugin way")
-	flag.StringVar(&o.buildkitReset, "buildkit-reset", "docker builder prune -af", "shell command run before a cold BuildKit build, besides removing pbuild-gocache")
+	flag.StringVar(&o.buildkitReset, "buildkit-reset", "docker builder prune -af", "shell command that empties BuildKit's cache before a cold BuildKit build")
 	flag.DurationVar(&o.budget, "budget", 25*time.Minute, "time the whole run should take: repetitions beyond the first are skipped when the next one would not fit the share of an N (0: no limit)")
+	flag.IntVar(&o.bkColdMaxN, "buildkit-cold-max-n", 8, "largest N a cold BuildKit build is measured for (it compiles the standard library once per artifact, all at once); larger N are extrapolated")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (for debugging)")
 	flag.BoolVar(&o.verbose, "v", false, "log every command")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit of one command")
@@ -115,6 +117,7 @@ type bench struct {
 	load        *loadSampler
 	started     time.Time
 	notes       []string
+	failures    []string // backends that failed at some N
 }
 
 func run(ctx context.Context, o options) error {
@@ -239,6 +242,9 @@ type editCheck struct {
 	Recompiled [][]string
 	Other      []int
 	Artifacts  map[string][]float64 // each artifact's time, per run
+	// Linked are the artifacts pbuild linked (not kept as up to date),
+	// per run in which it said so.
+	Linked [][]string
 }
 
 func (b *bench) add(scenario string, n int) *result {
@@ -258,6 +264,7 @@ type nativeState struct {
 // pbuildState is one backend's scenarios at one N.
 type pbuildState struct {
 	name, flag         string
+	failed             bool
 	p                  *project
 	cold, warm, edited *result
 	edit               *editCheck
@@ -341,7 +348,7 @@ func (b *bench) measure(n int, nLeft int) error {
 		}
 		next += t
 		for _, ps := range pbs {
-			if _, gone := b.unavailable[ps.name]; gone {
+			if ps.failed {
 				continue
 			}
 			t, err := b.pbuildRep(ps, i)
@@ -349,12 +356,14 @@ func (b *bench) measure(n int, nLeft int) error {
 				next += t
 				continue
 			}
-			if errors.Is(err, context.Canceled) || ps.name == "docker" {
+			if errors.Is(err, context.Canceled) || (ps.name == "docker" && !b.primed[ps.name]) {
 				return err
 			}
-			why := "not available: " + firstLine(err.Error())
-			r.logf("%s: %s", ps.name, why)
-			b.unavailable[ps.name] = why
+			// A backend that fails loses this N's rows, not the run.
+			why := "failed: " + failureReason(err)
+			r.logf("N=%d: pbuild on %s %s", n, ps.name, why)
+			ps.failed = true
+			b.failures = append(b.failures, fmt.Sprintf("pbuild on %s at N=%d %s", ps.name, n, why))
 			for _, res := range []*result{ps.cold, ps.warm, ps.edited} {
 				res.Times, res.Skipped = nil, why
 			}
@@ -494,15 +503,28 @@ func (b *bench) pbuildRep(s *pbuildState, i int) (time.Duration, error) {
 	}
 	r.logf("N=%d run %d: pbuild on %s", n, i+1, name)
 	key := func(sc string) string { return fmt.Sprintf("%s/%s/%d", name, sc, n) }
-	if i < b.opts.coldRuns {
-		c0 := time.Now()
-		if err := r.removeCacheVolume(); err != nil {
-			return 0, err
-		}
-		if name == "buildkit" && b.opts.buildkitReset != "" {
-			if _, err := r.run("", nil, "sh", "-c", b.opts.buildkitReset); err != nil {
+	if i < b.opts.coldRuns && name == "buildkit" && n > b.opts.bkColdMaxN {
+		s.cold.Skipped = fmt.Sprintf("not run (N > -buildkit-cold-max-n=%d)", b.opts.bkColdMaxN)
+		if i == 0 {
+			// The warm build needs one build of this project before it.
+			r.logf("N=%d: pbuild on %s, first build of this project (untimed)", n, name)
+			if _, err := r.pbuildBuild(b.pbuild, s.flag, p, name+"-settle"); err != nil {
 				return 0, err
 			}
+			start = time.Now()
+		}
+	} else if i < b.opts.coldRuns {
+		c0 := time.Now()
+		// Each backend empties only its own Go build cache, so that the
+		// other's next warm build stays warm.
+		if name == "buildkit" {
+			if b.opts.buildkitReset != "" {
+				if _, err := r.run("", nil, "sh", "-c", b.opts.buildkitReset); err != nil {
+					return 0, err
+				}
+			}
+		} else if err := r.removeCacheVolume(); err != nil {
+			return 0, err
 		}
 		run, err := r.pbuildBuild(b.pbuild, s.flag, p, fmt.Sprintf("%s-cold-%d", name, i))
 		if err != nil {
@@ -558,6 +580,9 @@ func (b *bench) pbuildRep(s *pbuildState, i int) (time.Duration, error) {
 	for k, v := range run.Artifacts {
 		e.Artifacts[k] = append(e.Artifacts[k], v)
 	}
+	if run.Linked != nil {
+		e.Linked = append(e.Linked, run.Linked)
+	}
 	return b.repeatable(i, start, coldDur), nil
 }
 
@@ -574,6 +599,25 @@ func (b *bench) timed(f func() error) (float64, error) {
 	start := time.Now()
 	err := f()
 	return time.Since(start).Seconds(), err
+}
+
+// failureReason is what pbuild said went wrong: its "pbuild: ..." line and
+// the line after it, else the error's first line.
+func failureReason(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "pbuild: ") {
+			why := strings.TrimSpace(l)
+			if i+1 < len(lines) && !strings.HasPrefix(lines[i+1], "hint:") && strings.TrimSpace(lines[i+1]) != "" {
+				why += " " + strings.TrimSpace(lines[i+1])
+			}
+			if len(why) > 300 {
+				why = why[:300] + "..."
+			}
+			return why
+		}
+	}
+	return firstLine(err.Error())
 }
 
 func firstLine(s string) string {

@@ -66,3 +66,36 @@ func TestAttribute(t *testing.T) {
 		t.Errorf("got %v, %d", pkgs, other)
 	}
 }
+
+func TestParsePlainKept(t *testing.T) {
+	out := `[   0.8s] resolve   go work vendor over 3 modules
+[   4.0s] resolve   7 modules in the build list
+[   4.1s] build     3 artifacts of the last build given to the go command, which links only what changed
+[   4.9s] build     host host
+[   4.9s] build     plugin p00
+[   4.9s] build     plugin p01
+[   6.0s] build     plugin p00 done in 1.1s
+[   6.0s] build     host host done in 1.1s
+[   7.0s] build     plugin p01 done in 2.1s
+[   7.1s] build     kept 2 of 3 artifacts as up to date: host plugins/p00.so
+[   7.5s] check     every plugin against the host and each other
+[   7.7s] output    /x/dist
+`
+	run := parsePlain(out, 8)
+	if len(run.Linked) != 1 || run.Linked[0] != "p01" || run.UpToDate {
+		t.Errorf("linked %q, up to date %v; want [p01], false", run.Linked, run.UpToDate)
+	}
+	run = parsePlain("[   0.3s] output    /x/dist is up to date (inputs sha256:0123456789abcdef)\n", 0.4)
+	if !run.UpToDate || run.Linked != nil {
+		t.Errorf("up to date %v, linked %q", run.UpToDate, run.Linked)
+	}
+	run = parsePlain(`[   4.3s] build     2 artifacts on BuildKit
+#4 build plugin p00
+#4 CACHED
+#5 build host host
+#5 DONE 1.0s
+`, 5)
+	if len(run.Linked) != 1 || run.Linked[0] != "host" {
+		t.Errorf("BuildKit linked %q, want [host]", run.Linked)
+	}
+}

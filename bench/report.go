@@ -122,6 +122,14 @@ func (b *bench) editOK(who string, n int) (editResult, bool) {
 					res.relinked = true
 				}
 			}
+		} else if len(e.Linked) > 0 {
+			// pbuild said what it linked.
+			res.known = true
+			for _, l := range e.Linked {
+				if len(l) != 1 || l[0] != e.Edited {
+					res.relinked = true
+				}
+			}
 		} else if edited, others := e.times(); edited > 0 && len(others) > 0 {
 			res.known = true
 			res.relinked = median(others) > math.Max(1, 0.25*edited)
@@ -210,6 +218,14 @@ func (b *bench) mainTable() string {
 							row[4], row[5] = "pbuild (Docker) cold ÷ this", fmt.Sprintf("≈%.2fx", d/est)
 						}
 					}
+				} else if strings.HasPrefix(r.Skipped, "not run") {
+					if est, ok := b.extrapolate(s, n); ok {
+						row[2] = fmt.Sprintf("≈%.1f (extrapolated; %s)", est, r.Skipped)
+						_, what, _ := strings.Cut(s, "/")
+						if base, ok := b.med("native/"+what, n); ok {
+							row[4], row[5] = "native "+what, fmt.Sprintf("≈%.2fx", est/base)
+						}
+					}
 				}
 				if row[2] == "" {
 					row[2] = "no data"
@@ -266,6 +282,40 @@ func verdict(ok bool) string {
 		return "yes"
 	}
 	return "**no**"
+}
+
+// measuredNs are the N a scenario has times for.
+func (b *bench) measuredNs(scenario string) []int {
+	var out []int
+	for _, n := range b.opts.ns {
+		if _, ok := b.med(scenario, n); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// extrapolate is a scenario's time at n from the line through its two
+// largest measured N.
+func (b *bench) extrapolate(scenario string, n int) (float64, bool) {
+	ns := b.measuredNs(scenario)
+	if len(ns) < 2 {
+		return 0, false
+	}
+	n1, n2 := ns[len(ns)-2], ns[len(ns)-1]
+	m, _ := b.marginal(scenario, n1, n2)
+	t2, _ := b.med(scenario, n2)
+	return t2 + m*float64(n-n2), true
+}
+
+// spanMarginal is the cost per extra plugin between the smallest and the
+// largest measured N.
+func (b *bench) spanMarginal(scenario string) (float64, bool) {
+	ns := b.measuredNs(scenario)
+	if len(ns) < 2 {
+		return 0, false
+	}
+	return b.marginal(scenario, ns[0], ns[len(ns)-1])
 }
 
 // marginal is the cost per extra plugin between two N.
@@ -377,16 +427,14 @@ func (b *bench) stepTable() string {
 func (b *bench) verdicts() string {
 	var v strings.Builder
 	v.WriteString("## Targets\n\n")
-	backends := []string{}
-	for _, be := range b.opts.backends {
-		if _, ok := b.unavailable[be]; !ok {
-			backends = append(backends, be)
-		}
-	}
+	backends := b.activeBackends()
 	for _, be := range b.opts.backends {
 		if why, ok := b.unavailable[be]; ok {
 			fmt.Fprintf(&v, "pbuild on %s: %s; its rows say so and it has no verdicts.\n\n", be, why)
 		}
+	}
+	for _, f := range b.failures {
+		fmt.Fprintf(&v, "Note: %s; its rows at that N have no times.\n\n", f)
 	}
 	ratioLine := func(what string, target float64) (string, bool) {
 		var parts []string
@@ -437,43 +485,71 @@ func metWord(ok bool) string {
 func (b *bench) warmBound() string {
 	var s strings.Builder
 	s.WriteString("What bounds it:\n\n")
-	for _, n := range b.opts.ns {
-		ss := b.stepsOf[fmt.Sprintf("docker/warm/%d", n)]
-		w, ok1 := b.med("native/warm", n)
-		rl, ok2 := b.med("native/relink", n)
-		if len(ss) == 0 || !ok1 || !ok2 {
-			continue
+	for _, be := range b.activeBackends() {
+		for _, n := range b.opts.ns {
+			ss := b.stepsOf[fmt.Sprintf("%s/warm/%d", be, n)]
+			p, ok0 := b.med(be+"/warm", n)
+			w, ok1 := b.med("native/warm", n)
+			rl, ok2 := b.med("native/relink", n)
+			if len(ss) == 0 || !ok0 || !ok1 || !ok2 || p/w <= targetWarm {
+				continue
+			}
+			st := medianSteps(ss)
+			fmt.Fprintf(&s, "- %s, N=%d: %.1f s against native's %.1f s. Native's no-op links nothing (`go build` finds every `-o` file up to date). ", be, n, p, w)
+			if st.Compile > 0.5*rl {
+				fmt.Fprintf(&s, "pbuild's build starts with an empty output directory, so it links the host and its %d plugin(s) again from the build cache: compile+link %.1f s, where native `go build` into an empty directory takes %.1f s (row \"empty output dir\"). ", n, st.Compile, rl)
+			} else {
+				fmt.Fprintf(&s, "pbuild's compile step was %.1f s (its build was served from cache). ", st.Compile)
+			}
+			fmt.Fprintf(&s, "Around it, %.1f s of fixed cost that native does not have: toolchain lookup %.1f s, resolve %.1f s, build setup and source copy %.1f s, collect/check/manifest/output %.1f s; the fixed cost alone is %.1fx native's no-op.\n",
+				st.fixed(), st.Toolchain, st.Resolve, st.BuildSetup, st.Collect+st.Finish+st.Exit, st.fixed()/w)
 		}
-		st := medianSteps(ss)
-		fmt.Fprintf(&s, "- N=%d: native's no-op takes %.1f s because `go build` finds every `-o` file up to date and links nothing; "+
-			"pbuild's build container starts with an empty output directory, so it links the host and its %d plugin(s) again from the build cache: "+
-			"compile+link %.1f s, against %.1f s for native `go build` into an empty directory (row \"empty output dir\"). "+
-			"On top of that pbuild has %.1f s of fixed cost that native does not: toolchain lookup %.1f s, resolve container %.1f s, build container setup and source copy %.1f s, collect/check/manifest/output %.1f s.\n",
-			n, w, n, st.Compile, rl, st.fixed(), st.Toolchain, st.Resolve, st.BuildSetup, st.Collect+st.Finish+st.Exit)
 	}
 	s.WriteString(b.engineNote())
 	return s.String()
+}
+
+func (b *bench) activeBackends() []string {
+	var out []string
+	for _, be := range b.opts.backends {
+		if _, ok := b.unavailable[be]; !ok {
+			out = append(out, be)
+		}
+	}
+	return out
 }
 
 func (b *bench) coldBound() string {
 	var s strings.Builder
 	s.WriteString("What bounds it:\n\n")
 	inside := false
-	for _, n := range b.opts.ns {
-		ss := b.stepsOf[fmt.Sprintf("docker/cold/%d", n)]
-		c, ok := b.med("native/cold", n)
-		p, _ := b.med("docker/cold", n)
-		if len(ss) == 0 || !ok {
-			continue
+	for _, be := range b.activeBackends() {
+		for _, n := range b.opts.ns {
+			ss := b.stepsOf[fmt.Sprintf("%s/cold/%d", be, n)]
+			c, ok := b.med("native/cold", n)
+			p, ok2 := b.med(be+"/cold", n)
+			if len(ss) == 0 || !ok || !ok2 || p/c <= targetCold {
+				continue
+			}
+			st := medianSteps(ss)
+			fmt.Fprintf(&s, "- %s, N=%d: %.1f s against native's %.1f s; the compile+link step alone took %.1f s (%.2fx native's whole build), pbuild's fixed cost %.1f s (toolchain %.1f, resolve %.1f, build setup %.1f, collect/check/output %.1f)",
+				be, n, p, c, st.Compile, st.Compile/c, st.fixed(), st.Toolchain, st.Resolve, st.BuildSetup, st.Collect+st.Finish+st.Exit)
+			if st.Compile/c > targetCold {
+				inside = true
+				s.WriteString(": the compile itself is the bound, not pbuild's steps")
+			}
+			s.WriteString(".\n")
 		}
-		st := medianSteps(ss)
-		fmt.Fprintf(&s, "- N=%d: the compile+link phase in the build container alone took %.1f s against native's whole build %.1f s (%.2fx); pbuild's fixed cost was %.1f s (toolchain %.1f, resolve %.1f, build setup %.1f, collect/check/output %.1f)",
-			n, st.Compile, c, st.Compile/c, st.fixed(), st.Toolchain, st.Resolve, st.BuildSetup, st.Collect+st.Finish+st.Exit)
-		if p/c > targetCold && st.Compile/c > targetCold {
-			inside = true
-			s.WriteString(": the compile itself is the bound, not pbuild's steps")
+	}
+	// BuildKit compiles every artifact in a Run of its own, all at once;
+	// from a cold cache each Run compiles the standard library for
+	// -buildmode=plugin itself, so its cost grows with N much faster than
+	// the Docker backend's, which builds the host and the first plugin
+	// first.
+	if bk, ok := b.spanMarginal("buildkit/cold"); ok {
+		if dk, ok := b.spanMarginal("docker/cold"); ok && bk > 3*math.Max(dk, 0.5) {
+			fmt.Fprintf(&s, "\nBuildKit's cold build costs %.1f s per extra plugin against the Docker backend's %.1f s: it starts one Run per artifact, all at once, and from an empty cache every Run compiles the standard library and the dependencies for `-buildmode=plugin` itself (the Go build cache is shared, but concurrent go commands do not wait for each other's compiles); the Docker backend builds the host and the first plugin before the others so that the rest find them in the cache.\n", bk, dk)
 		}
-		s.WriteString(".\n")
 	}
 	if inside {
 		s.WriteString("\nThe same go command compiles the same packages with the same flags in both; inside the container the go command's work directory (`/tmp`), the source (`/src`) and the output (`/out`) are on the container's root file system, which this engine's storage driver provides, while native's are on the host's file system (the build cache is a volume in both cases). With a single cold run per N, CPU contention from other work on the machine (see the load above) weighs on each side differently; `-cold-runs 3` gives medians.\n")
@@ -602,21 +678,20 @@ func (b *bench) editVerdict() string {
 }
 
 func (b *bench) flatVerdict() string {
-	if len(b.opts.ns) < 3 {
-		if len(b.opts.ns) < 2 {
-			return ""
-		}
+	ns := b.opts.ns
+	if len(ns) < 3 {
+		return "### Cost per extra plugin flat: not measured (needs three N)\n\n"
 	}
 	var s strings.Builder
-	ns := b.opts.ns
 	var heads []string
 	for i := 1; i < len(ns); i++ {
 		heads = append(heads, fmt.Sprintf("N %d→%d", ns[i-1], ns[i]))
 	}
+	heads = append(heads, fmt.Sprintf("N %d→%d", ns[0], ns[len(ns)-1]))
 	var rows []string
-	all, any := true, false
+	overall, determined := "met", false
 	for _, sc := range b.scenarios() {
-		if sc == "container" || sc == "native/relink" {
+		if sc == "container" {
 			continue
 		}
 		var cells []string
@@ -630,33 +705,49 @@ func (b *bench) flatVerdict() string {
 			ms = append(ms, m)
 			cells = append(cells, fmt.Sprintf("%.2f", m))
 		}
+		if m, ok := b.marginal(sc, ns[0], ns[len(ns)-1]); ok {
+			cells = append(cells, fmt.Sprintf("%.2f", m))
+		} else {
+			cells = append(cells, "–")
+		}
 		flat := ""
-		if len(ms) >= 2 {
-			ok := true
-			for i := 1; i < len(ms); i++ {
-				if ms[i] > targetFlat*ms[0] && ms[i]-ms[0] > 0.1 {
+		if len(ms) == len(ns)-1 {
+			noisy, ok := false, true
+			for i, m := range ms {
+				if m <= 0 {
+					noisy = true
+				}
+				if i > 0 && m > targetFlat*ms[0] && m-ms[0] > 0.1 {
 					ok = false
 				}
 			}
-			flat = map[bool]string{true: "yes", false: "**no**"}[ok]
-			if !strings.HasPrefix(sc, "native/") {
-				any = true
-				all = all && ok
+			pbuild := !strings.HasPrefix(sc, "native/")
+			switch {
+			case noisy:
+				flat = "undetermined (a larger N ran faster: noise)"
+			case ok:
+				flat = "yes"
+				determined = determined || pbuild
+			default:
+				flat = "**no**"
+				if pbuild {
+					determined, overall = true, "missed"
+				}
 			}
 		}
 		rows = append(rows, fmt.Sprintf("| %s | %s | %s |", label(sc), strings.Join(cells, " | "), flat))
 	}
-	if !any {
-		fmt.Fprintf(&s, "### Cost per extra plugin flat: not measured (needs three N)\n\n")
-		return s.String()
+	word := metWord(overall == "met")
+	if !determined {
+		word = "**undetermined** (the medians are too noisy to tell; more runs or a quieter machine)"
 	}
-	fmt.Fprintf(&s, "### Cost per extra plugin flat: %s\n\n", metWord(all))
-	fmt.Fprintf(&s, "Seconds per extra plugin between two N (the difference of the medians over the difference of N); flat means the later steps cost at most %.0f%% more per plugin than the first.\n\n", (targetFlat-1)*100)
+	fmt.Fprintf(&s, "### Cost per extra plugin flat: %s\n\n", word)
+	fmt.Fprintf(&s, "Seconds per extra plugin between two N (the difference of the medians over the difference of N); flat when each later step costs at most %.0f%% more per plugin than the first. Only pbuild's rows count for the verdict; native's are for reference (\"empty output dir\" is the floor of pbuild's warm and edit builds: relinking every artifact).\n\n", (targetFlat-1)*100)
 	fmt.Fprintf(&s, "| scenario | %s | flat |\n|---|%s---|\n", strings.Join(heads, " | "), strings.Repeat("---:|", len(heads)))
 	s.WriteString(strings.Join(rows, "\n"))
 	s.WriteString("\n\n")
-	if !all {
-		s.WriteString("What bounds it: with 2 CPUs, every plugin is one more link of a shared object holding the runtime and its dependencies; links run in parallel but the machine has only so many cores, and each link also writes a file that is copied out of the container, hashed and inspected.\n\n")
+	if overall != "met" {
+		s.WriteString("What bounds it: every plugin adds one link of a shared object holding the runtime and its dependencies (pbuild relinks all of them on every build, see the edit target), one more file copied out of the build, hashed and inspected for the manifest, and one more plugin for the load check; on 2 CPUs the parallel links queue. When the step from the larger N costs more per plugin than the first, that queueing, and memory traffic of many concurrent links, is what grows.\n\n")
 	}
 	return s.String()
 }

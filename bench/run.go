@@ -266,6 +266,11 @@ type pbuildRun struct {
 	Steps     steps
 	Artifacts map[string]float64 // "done in" of each artifact
 	Image     string             // the toolchain image it used
+	// Linked are the artifacts linked by this build, not kept from the
+	// last one; nil when pbuild did not say (then the times tell).
+	Linked []string
+	// UpToDate is set when pbuild found the output up to date.
+	UpToDate bool
 }
 
 // steps splits a pbuild build by its progress events.
@@ -286,11 +291,16 @@ var (
 	// BuildKit's plain progress: a vertex per artifact, then its outcome.
 	vertexRe = regexp.MustCompile(`^#(\d+) build (?:host|plugin) (\S+)$`)
 	vDoneRe  = regexp.MustCompile(`^#(\d+) (?:DONE ([0-9.]+)s|CACHED)$`)
+	// The Docker backend's report of the last build's artifacts the go
+	// command kept.
+	keptRe = regexp.MustCompile(`^kept \d+ of \d+ artifacts as up to date:(.*)$`)
 )
 
 // parsePlain reads pbuild's --progress=plain output.
 func parsePlain(out string, total float64) pbuildRun {
 	run := pbuildRun{Total: total, Artifacts: map[string]float64{}}
+	var kept map[string]bool
+	cached := map[string]bool{}
 	var resolveStart, resolveEnd, buildStart, lastDone, checkAt, outputAt float64 = -1, -1, -1, -1, -1, -1
 	vertices := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
@@ -302,6 +312,7 @@ func parsePlain(out string, total float64) pbuildRun {
 			if name, ok := vertices[v[1]]; ok {
 				t, _ := strconv.ParseFloat(v[2], 64) // 0 when CACHED
 				run.Artifacts[name] = t
+				cached[name] = v[2] == ""
 				delete(vertices, v[1])
 			}
 			continue
@@ -323,7 +334,12 @@ func parsePlain(out string, total float64) pbuildRun {
 			}
 			resolveEnd = t
 		case "build":
-			if d := doneRe.FindStringSubmatch(msg); d != nil {
+			if k := keptRe.FindStringSubmatch(msg); k != nil {
+				kept = map[string]bool{}
+				for _, f := range strings.Fields(k[1]) {
+					kept[strings.TrimSuffix(filepath.Base(f), ".so")] = true
+				}
+			} else if d := doneRe.FindStringSubmatch(msg); d != nil {
 				v, _ := strconv.ParseFloat(d[3], 64)
 				run.Artifacts[d[2]] = v
 				lastDone = t
@@ -336,8 +352,26 @@ func parsePlain(out string, total float64) pbuildRun {
 			}
 		case "output":
 			outputAt = t
+			run.UpToDate = run.UpToDate || strings.Contains(msg, " is up to date ")
 		}
 	}
+	switch {
+	case kept != nil:
+		run.Linked = []string{}
+		for name := range run.Artifacts {
+			if !kept[name] {
+				run.Linked = append(run.Linked, name)
+			}
+		}
+	case len(cached) > 0:
+		run.Linked = []string{}
+		for name, c := range cached {
+			if !c {
+				run.Linked = append(run.Linked, name)
+			}
+		}
+	}
+	sort.Strings(run.Linked)
 	if lastDone < 0 {
 		// BuildKit reports no "done in" events: the artifacts are
 		// compiled, gathered and exported in one solve, timed as compile.

@@ -62,6 +62,13 @@ type Options struct {
 	// BuildKit, when set, runs resolve and compile on a BuildKit daemon
 	// instead of in engine containers.
 	BuildKit *BuildKit
+	// ToolID identifies the pbuild that builds (the digest of its
+	// executable): a different pbuild never reuses an earlier output.
+	ToolID string
+	// Force builds even when the output directory is up to date, and links
+	// every artifact again instead of letting the go command keep the
+	// output directory's up-to-date files.
+	Force bool
 
 	project string // the config file, labelling containers
 }
@@ -85,6 +92,9 @@ type Result struct {
 	Raised   []resolve.Raised
 	// ModuleDiffs are the build list's differences from a rebuild's pin.
 	ModuleDiffs []string
+	// UpToDate is set when nothing was built: the output directory was
+	// made from the same inputs and is intact.
+	UpToDate bool
 }
 
 // Build builds cfg. The output directory changes only when every artifact
@@ -125,6 +135,16 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	defer os.RemoveAll(stage)
 	if err := resolve.Stage(ws, stage, cfg.Toolchain.Go, []string{cfg.OutputDir(), outDir}); err != nil {
 		return nil, err
+	}
+	inputs, err := inputsDigest(cfg, tc, stage, &opts)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.Force {
+		if m, rec := upToDate(outDir, inputs); m != nil {
+			opts.event("output", "%s is up to date (inputs sha256:%s)", outDir, inputs[:16])
+			return &Result{Dir: outDir, Manifest: m, Raised: rec.Raised, UpToDate: true}, nil
+		}
 	}
 
 	opts.event("resolve", "go work vendor over %d modules", len(ws.Modules))
@@ -203,6 +223,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		return nil, &CheckError{Result: verdict, Err: err}
 	}
 	if err := writeManifest(filepath.Join(out, manifests.FileName), m); err != nil {
+		return nil, err
+	}
+	if err := writeInputs(out, inputs, res.Raised); err != nil {
 		return nil, err
 	}
 	if err := replaceDir(out, outDir); err != nil {
@@ -388,9 +411,25 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 		if code, err := c.Exec(ctx, container.Exec{Cmd: []string{"mkdir", "-p", outDirs}}); err != nil || code != 0 {
 			return fmt.Errorf("prepare %s: exit %d: %v", outDirs, code, err)
 		}
+		var prev []string
+		if !opts.Force {
+			prev = previousArtifacts(outDir, ws)
+		}
+		if len(prev) > 0 {
+			opts.event("build", "%d artifacts of the last build given to the go command, which links only what changed", len(prev))
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(archive.WriteFiles(pw, outDir, "out", prev)) }()
+			err := c.CopyTo(ctx, "/", pr)
+			pr.Close()
+			if err != nil {
+				return err
+			}
+		}
+		before := inodes(ctx, c, prev)
 		if err := compileAll(ctx, c, ws, m, opts); err != nil {
 			return err
 		}
+		reportKept(before, inodes(ctx, c, prev), prev, opts)
 		rc, err := c.CopyFrom(ctx, "/out")
 		if err != nil {
 			return err
@@ -403,6 +442,46 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 		return "", err
 	}
 	return tmp, nil
+}
+
+// inodes are the inode numbers of files in the build container, by path
+// ("greeter", "plugins/hello.so"); nil when they cannot be read. A link
+// writes a new file, where an up-to-date file the go command keeps keeps
+// its inode (it only updates the times), so two snapshots tell which of
+// the last build's artifacts were kept.
+func inodes(ctx context.Context, c *container.Container, files []string) map[string]string {
+	if len(files) == 0 {
+		return nil
+	}
+	var out bytes.Buffer
+	cmd := []string{"stat", "-c", "%i %n"}
+	for _, f := range files {
+		cmd = append(cmd, "/out/"+f)
+	}
+	if code, err := c.Exec(ctx, container.Exec{Cmd: cmd, Stdout: &out, Stderr: io.Discard}); err != nil || code != 0 {
+		return nil
+	}
+	ino := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if n, file, ok := strings.Cut(line, " "); ok {
+			ino[strings.TrimPrefix(file, "/out/")] = n
+		}
+	}
+	return ino
+}
+
+// reportKept tells which of the last build's artifacts the go command kept.
+func reportKept(before, after map[string]string, given []string, opts *Options) {
+	if before == nil || after == nil {
+		return
+	}
+	var kept []string
+	for _, f := range given {
+		if before[f] != "" && before[f] == after[f] {
+			kept = append(kept, f)
+		}
+	}
+	opts.event("build", "kept %d of %d artifacts as up to date: %s", len(kept), len(given), strings.Join(kept, " "))
 }
 
 func hasPlugins(ws *resolve.Workspace) bool {

@@ -493,9 +493,11 @@ func TestBuildCancelled(t *testing.T) {
 	s.eng.CheckAllRemoved(t)
 }
 
-func TestBuildHostOnly(t *testing.T) {
-	// With only a host, the fake can hand back a real Go ELF binary (this
-	// test's own), so the whole build runs: inspect, manifest, install.
+// hostOnlySetup is the greeter project without plugins, whose fake engine
+// hands back a real Go ELF binary (this test's own) for the host, so that
+// the whole build runs: inspect, manifest, install. It returns the binary.
+func hostOnlySetup(t *testing.T) (*setup, []byte) {
+	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("needs the test binary to be an ELF file")
 	}
@@ -520,6 +522,11 @@ func TestBuildHostOnly(t *testing.T) {
 {"Path": "golang.org/x/text", "Version": "v0.21.0"}
 `
 	s.eng.outFile = func(name string) []byte { return bin }
+	return s, bin
+}
+
+func TestBuildHostOnly(t *testing.T) {
+	s, bin := hostOnlySetup(t)
 	s.withMarker(t)
 
 	res, err := Build(context.Background(), s.cfg, s.opts)

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -158,9 +160,34 @@ func (m *Maker) build(ctx context.Context, tag string, spec Spec, baseID string,
 // probeScript prints what pbuild asserts and records about the toolchain.
 const probeScript = `go version && go env GOOS GOARCH GOAMD64 && cc --version | head -n 1`
 
-// probe runs the toolchain once to assert its version and read its platform
-// and C compiler.
+// probe asserts the image's Go version and reads its platform and C
+// compiler. The output of a successful probe is kept in the cache by image
+// ID: an image's content, and so what it prints, never changes.
 func (m *Maker) probe(ctx context.Context, tc *Toolchain) error {
+	cached := ""
+	if m.Fetcher != nil && m.Fetcher.CacheDir != "" && tc.ImageID != "" {
+		cached = filepath.Join(m.Fetcher.CacheDir, "probes", strings.TrimPrefix(tc.ImageID, "sha256:"))
+		if out, err := os.ReadFile(cached); err == nil && parseProbe(tc, string(out)) == nil {
+			return nil
+		}
+	}
+	out, err := m.runProbe(ctx, tc)
+	if err != nil {
+		return err
+	}
+	if err := parseProbe(tc, out); err != nil {
+		return err
+	}
+	if cached != "" {
+		if err := os.MkdirAll(filepath.Dir(cached), 0o755); err == nil {
+			_ = writeFileAtomic(cached, []byte(out)) // only a cache
+		}
+	}
+	return nil
+}
+
+// runProbe runs the toolchain once and returns what probeScript printed.
+func (m *Maker) runProbe(ctx context.Context, tc *Toolchain) (string, error) {
 	var out, errOut bytes.Buffer
 	err := container.Use(ctx, m.Engine, container.Spec{Image: tc.Image, Step: "toolchain", Project: m.Project}, func(c *container.Container) error {
 		code, err := c.Exec(ctx, container.Exec{Cmd: []string{"sh", "-c", probeScript}, Stdout: &out, Stderr: &errOut})
@@ -172,12 +199,14 @@ func (m *Maker) probe(ctx context.Context, tc *Toolchain) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return out.String(), err
+}
+
+// parseProbe fills tc from probeScript's output.
+func parseProbe(tc *Toolchain, out string) error {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 5 {
-		return fmt.Errorf("probe toolchain image %s: unexpected output %q", tc.Image, out.String())
+		return fmt.Errorf("probe toolchain image %s: unexpected output %q", tc.Image, out)
 	}
 	fields := strings.Fields(lines[0]) // go version go1.24.4 linux/amd64
 	if len(fields) < 4 || fields[2] != tc.Go {

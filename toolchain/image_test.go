@@ -459,3 +459,49 @@ func TestEnsureProbeOtherPlatform(t *testing.T) {
 		t.Errorf("toolchain = %+v", tc)
 	}
 }
+
+func TestEnsureKeepsProbeByImageID(t *testing.T) {
+	m, eng, _, sum := newMaker(t)
+	tag := ImageTag(testGo, "sha256:base", sum)
+	eng.Images[tag] = "sha256:existing"
+	first, err := m.Ensure(context.Background(), testSpec(sum))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same image again: the kept probe answers, no container runs.
+	eng.probe = "go version go1.24.4 linux/amd64\nlinux\namd64\nv9\nother cc\n"
+	second, err := m.Ensure(context.Background(), testSpec(sum))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *second != *first || len(eng.Specs()) != 1 {
+		t.Errorf("second Ensure = %+v after %d containers, want %+v from the kept probe", second, len(eng.Specs()), first)
+	}
+	// Another image ID (the image was made again): probed again.
+	eng.Images[tag] = "sha256:remade"
+	third, err := m.Ensure(context.Background(), testSpec(sum))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.GOAMD64 != "v9" || third.CC != "other cc" || len(eng.Specs()) != 2 {
+		t.Errorf("Ensure of a remade image = %+v after %d containers, want a new probe", third, len(eng.Specs()))
+	}
+	// A kept probe that no longer parses, or names another Go, is probed
+	// again and replaced.
+	kept := filepath.Join(m.Fetcher.CacheDir, "probes", "remade")
+	for _, bad := range []string{"garbage", "go version go1.22.0 linux/amd64\nlinux\namd64\nv1\ncc\n"} {
+		if err := os.WriteFile(kept, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := len(eng.Specs())
+		if _, err := m.Ensure(context.Background(), testSpec(sum)); err != nil {
+			t.Fatal(err)
+		}
+		if len(eng.Specs()) != before+1 {
+			t.Errorf("kept probe %q: not probed again", bad)
+		}
+		if data, _ := os.ReadFile(kept); string(data) != eng.probe {
+			t.Errorf("kept probe = %q, want the new one", data)
+		}
+	}
+}

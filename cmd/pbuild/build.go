@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ import (
 type buildOptions struct {
 	file    string
 	against string
+	force   bool
 	backend backendOptions
 }
 
@@ -34,6 +36,7 @@ func buildCmd(d *deps, root *rootOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&opts.file, "file", "f", config.FileName, "config file")
 	cmd.Flags().StringVar(&opts.against, "against", "", "build the plugins for a released host: its manifest fixes the toolchain, settings and module versions")
+	cmd.Flags().BoolVar(&opts.force, "force", false, "build and link every artifact again, even when the output directory was made from the same inputs and is intact")
 	opts.backend.flags(cmd, d)
 	return cmd
 }
@@ -47,6 +50,7 @@ type buildReport struct {
 	Raised    []string            `json:"raised"`
 	Artifacts []artifactReport    `json:"artifacts"`
 	Against   string              `json:"against,omitempty"`
+	UpToDate  bool                `json:"upToDate"`
 }
 
 type artifactReport struct {
@@ -86,11 +90,12 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 		pin.Host = true
 		bopts.Pin = pin
 	}
+	bopts.Force = opts.force
 	res, err := builder.Build(ctx, cfg, bopts)
 	if err != nil {
 		return err
 	}
-	rep := buildReport{Output: res.Dir, ABIKey: res.Manifest.ABIKey, Against: res.Manifest.Against, Toolchain: res.Manifest.Toolchain, Modules: res.Manifest.Modules, Raised: []string{}}
+	rep := buildReport{Output: res.Dir, ABIKey: res.Manifest.ABIKey, Against: res.Manifest.Against, Toolchain: res.Manifest.Toolchain, Modules: res.Manifest.Modules, Raised: []string{}, UpToDate: res.UpToDate}
 	for _, r := range res.Raised {
 		rep.Raised = append(rep.Raised, r.String())
 	}
@@ -134,6 +139,9 @@ func printBuildReport(d *deps, cfg *config.Config, rep buildReport) error {
 		fmt.Fprintf(w, "against    host manifest sha256:%s\n", rep.Against)
 	}
 	fmt.Fprintf(w, "abi key    %s\n", rep.ABIKey)
+	if rep.UpToDate {
+		fmt.Fprintf(w, "up to date: made from the same inputs and intact, nothing built (--force builds anyway)\n")
+	}
 	return nil
 }
 
@@ -158,7 +166,19 @@ func (d *deps) buildOptions(root *rootOptions, eng *dockerengine.Engine) (builde
 		ResolveEnv: d.env.resolveEnv(),
 		CABundle:   ca,
 		OnEvent:    prog.event,
+		ToolID:     d.toolID(),
 	}, nil
+}
+
+// toolID identifies this pbuild: the sha256 of its executable, or of
+// nothing when it cannot be read (then every build runs).
+func (d *deps) toolID() string {
+	if exe, err := os.Executable(); err == nil {
+		if sum, err := digest.File(exe); err == nil {
+			return sum
+		}
+	}
+	return "unknown " + time.Now().String()
 }
 
 // readPin reads a manifest to pin a build to.

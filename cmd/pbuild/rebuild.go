@@ -71,7 +71,9 @@ func runRebuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *rebuildOpt
 	if err != nil {
 		return err
 	}
-	bopts.Pin, bopts.Output = pin, out
+	// A rebuild proves the recorded bytes come out again: it reuses no
+	// earlier output.
+	bopts.Pin, bopts.Output, bopts.Force = pin, out, true
 	res, err := builder.Build(cmd.Context(), cfg, bopts)
 	if err != nil {
 		return err

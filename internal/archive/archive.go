@@ -53,6 +53,33 @@ func WriteDir(w io.Writer, dir, prefix string) error {
 	return tw.Close()
 }
 
+// WriteFiles writes the named files below dir (slash paths relative to it)
+// and their parent directories to w as a tar stream whose entries are named
+// prefix/<name>.
+func WriteFiles(w io.Writer, dir, prefix string, names []string) error {
+	tw := tar.NewWriter(w)
+	dirs := map[string]bool{}
+	for _, name := range names {
+		if !fs.ValidPath(name) || name == "." {
+			return fmt.Errorf("archive: invalid file name %q", name)
+		}
+		var parents []string
+		for d := path.Dir(name); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+			parents = append(parents, d)
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			if err := writeEntry(tw, filepath.Join(dir, filepath.FromSlash(parents[i])), path.Join(prefix, parents[i])); err != nil {
+				return err
+			}
+		}
+		if err := writeEntry(tw, filepath.Join(dir, filepath.FromSlash(name)), path.Join(prefix, name)); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
 func writeEntry(tw *tar.Writer, p, name string) error {
 	fi, err := os.Lstat(p)
 	if err != nil {

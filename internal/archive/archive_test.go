@@ -471,3 +471,44 @@ func keys(m tree) []string {
 	sort.Strings(out)
 	return out
 }
+
+func TestWriteFiles(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, tree{"host": "h", "plugins/a.so": "a", "plugins/b.so": "b", "manifest.json": "{}", "deep/x/y/z": "z"},
+		map[string]os.FileMode{"host": 0o755})
+	var buf bytes.Buffer
+	if err := WriteFiles(&buf, src, "out", []string{"host", "plugins/a.so", "plugins/b.so", "deep/x/y/z"}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range entries(t, buf.Bytes()) {
+		names = append(names, h.Name)
+		if !h.ModTime.Equal(epoch()) {
+			t.Errorf("%s: mtime %v", h.Name, h.ModTime)
+		}
+	}
+	want := []string{"out/host", "out/plugins/", "out/plugins/a.so", "out/plugins/b.so", "out/deep/", "out/deep/x/", "out/deep/x/y/", "out/deep/x/y/z"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("entries = %q\nwant      %q", names, want)
+	}
+	dst := t.TempDir()
+	if err := Extract(bytes.NewReader(buf.Bytes()), dst, "out"); err != nil {
+		t.Fatal(err)
+	}
+	got, modes := readTree(t, dst)
+	if got["host"] != "h" || modes["host"] != 0o755 || got["plugins/b.so"] != "b" || got["deep/x/y/z"] != "z" {
+		t.Errorf("extracted %v %v", got, modes)
+	}
+	if _, ok := got["manifest.json"]; ok {
+		t.Error("a file not named was written")
+	}
+
+	for _, bad := range []string{"../x", "/etc/passwd", ".", "a/../../b", ""} {
+		if err := WriteFiles(io.Discard, src, "out", []string{bad}); err == nil {
+			t.Errorf("WriteFiles(%q) succeeded", bad)
+		}
+	}
+	if err := WriteFiles(io.Discard, src, "out", []string{"missing"}); err == nil {
+		t.Error("WriteFiles of a missing file succeeded")
+	}
+}

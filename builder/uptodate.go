@@ -1,0 +1,154 @@
+package builder
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/mod/sumdb/dirhash"
+	"gopkg.in/yaml.v3"
+
+	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/internal/digest"
+	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/resolve"
+	"github.com/pbuild/pbuild/toolchain"
+)
+
+// InputsFile, in the output directory, records what the build that made
+// it was made from, so that a build with the same inputs is a no-op.
+const InputsFile = ".pbuild-inputs"
+
+// inputsFormat names the recipe of the inputs digest; a change to what a
+// build does with the same inputs must change it.
+const inputsFormat = "pbuild inputs v1"
+
+// recordedInputs is the content of InputsFile.
+type recordedInputs struct {
+	Inputs   string `json:"inputs"`   // sha256 of everything the build depends on
+	Manifest string `json:"manifest"` // sha256 of the manifest it wrote
+	// Raised are the requirements the resolve step raised, reported again
+	// by a build that finds the directory up to date.
+	Raised []resolve.Raised `json:"raised,omitempty"`
+}
+
+// inputsDigest covers everything a build's output depends on before the
+// resolve step: pbuild itself, the config as pinned, the toolchain image,
+// the staged sources and go.mod files, the environment of the resolve step
+// and the pin. The resolve step and the compiles are functions of these (the
+// module versions are fixed by the go.mod and go.sum files, whose content
+// the checksum database makes immutable).
+func inputsDigest(cfg *config.Config, tc *toolchain.Toolchain, stage string, opts *Options) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\ntool %s\n", inputsFormat, opts.ToolID)
+	y, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", fmt.Errorf("inputs digest: %w", err)
+	}
+	fmt.Fprintf(h, "config %d\n%s\n", len(y), y)
+	fmt.Fprintf(h, "toolchain %s %s %s/%s %s %q\n", tc.Image, tc.ImageID, tc.GOOS, tc.GOARCH, tc.GOAMD64, tc.CC)
+	src, err := dirhash.HashDir(stage, "src", dirhash.Hash1)
+	if err != nil {
+		return "", fmt.Errorf("inputs digest: %w", err)
+	}
+	fmt.Fprintf(h, "source %s\n", src)
+	env := append([]string(nil), opts.ResolveEnv...)
+	sort.Strings(env)
+	for _, e := range env {
+		fmt.Fprintf(h, "env %q\n", e)
+	}
+	if p := opts.Pin; p != nil {
+		fmt.Fprintf(h, "pin host=%t %s\n", p.Host, p.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// upToDate returns the output directory's manifest, and what its build
+// recorded, when the build that made it had these inputs and every artifact
+// is still as recorded; nil when the build must run.
+func upToDate(outDir, inputs string) (*manifests.Manifest, *recordedInputs) {
+	data, err := os.ReadFile(filepath.Join(outDir, InputsFile))
+	if err != nil {
+		return nil, nil
+	}
+	var rec recordedInputs
+	if json.Unmarshal(data, &rec) != nil || rec.Inputs != inputs {
+		return nil, nil
+	}
+	mdata, err := os.ReadFile(filepath.Join(outDir, manifests.FileName))
+	if err != nil {
+		return nil, nil
+	}
+	sum := sha256.Sum256(mdata)
+	if hex.EncodeToString(sum[:]) != rec.Manifest {
+		return nil, nil
+	}
+	m, err := manifests.Read(bytes.NewReader(mdata))
+	if err != nil || len(m.Artifacts) == 0 {
+		return nil, nil
+	}
+	for _, a := range m.Artifacts {
+		if !intact(outDir, a) {
+			return nil, nil
+		}
+	}
+	return m, &rec
+}
+
+// intact reports whether an artifact's file in dir is the one its manifest
+// entry records.
+func intact(dir string, a manifests.Artifact) bool {
+	file := filepath.Join(dir, filepath.FromSlash(a.File))
+	fi, err := os.Lstat(file)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != a.Size {
+		return false
+	}
+	got, err := digest.File(file)
+	return err == nil && got == a.SHA256
+}
+
+// writeInputs records the inputs of the build whose manifest is in dir.
+func writeInputs(dir, inputs string, raised []resolve.Raised) error {
+	sum, err := digest.File(filepath.Join(dir, manifests.FileName))
+	if err != nil {
+		return fmt.Errorf("record inputs: %w", err)
+	}
+	data, err := json.Marshal(recordedInputs{Inputs: inputs, Manifest: sum, Raised: raised})
+	if err != nil {
+		return fmt.Errorf("record inputs: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, InputsFile), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("record inputs: %w", err)
+	}
+	return nil
+}
+
+// previousArtifacts are the files of the output directory that the last
+// build recorded and that are still intact: given to the compile step, they
+// let the go command skip linking what is up to date, as it does for a
+// native build's -o files. The go command compares only their build IDs, so
+// a file that no longer matches its manifest entry is never given.
+// Only the files this build makes are given, so a plugin dropped from the
+// config does not come back.
+func previousArtifacts(outDir string, ws *resolve.Workspace) []string {
+	m, err := manifests.ReadFile(filepath.Join(outDir, manifests.FileName))
+	if err != nil {
+		return nil
+	}
+	wanted := map[string]bool{}
+	for _, p := range ws.Packages {
+		wanted[artifactFile(p)] = true
+	}
+	var files []string
+	for _, a := range m.Artifacts {
+		if wanted[a.File] && intact(outDir, a) {
+			files = append(files, a.File)
+		}
+	}
+	return files
+}
