@@ -151,9 +151,6 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	var res *resolve.Result
 	var bk *bkToolchain
 	if opts.BuildKit != nil {
-		if opts.Pin != nil && opts.Pin.Host {
-			return nil, &PinError{What: "--against is not supported on the BuildKit backend yet", Details: []string{"its resolve needs several rounds"}, hint: "use --backend docker"}
-		}
 		if bk, err = opts.BuildKit.toolchain(ctx, tc); err != nil {
 			return nil, err
 		}
@@ -190,17 +187,18 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		m.ABIKey, m.Against = p.Manifest.ABIKey, p.Manifest.Against
 	}
 	var out string
+	var kept map[string]manifests.Artifact
 	if opts.BuildKit != nil {
 		opts.event("build", "%d artifacts on BuildKit", len(ws.Packages))
 		out, err = opts.BuildKit.compile(ctx, bk, outDir, ws, stage, m, &opts)
 	} else {
-		out, err = buildArtifacts(ctx, outDir, ws, stage, tc, m, &opts)
+		out, kept, err = buildArtifacts(ctx, outDir, ws, stage, tc, m, &opts)
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(out) // gone after a successful rename
-	if err := inspectArtifacts(out, ws, m); err != nil {
+	if err := inspectArtifacts(out, ws, m, kept); err != nil {
 		return nil, err
 	}
 	opts.event("check", "every plugin against the host and each other")
@@ -383,12 +381,14 @@ func (e *CompileError) Hint() string {
 }
 
 // buildArtifacts builds every artifact in one network-less container and
-// returns a fresh directory beside the output directory holding them.
-func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, stage string, tc *toolchain.Toolchain, m *manifests.Manifest, opts *Options) (string, error) {
+// returns a fresh directory beside the output directory holding them, and
+// the manifest entries of the last build's artifacts the go command kept.
+func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, stage string, tc *toolchain.Toolchain, m *manifests.Manifest, opts *Options) (string, map[string]manifests.Artifact, error) {
 	tmp, err := newOutputTemp(outDir)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
+	var kept map[string]manifests.Artifact
 	env := buildEnv(m)
 	err = container.Use(ctx, opts.Engine, container.Spec{
 		Image:   tc.Image,
@@ -411,53 +411,67 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 		if code, err := c.Exec(ctx, container.Exec{Cmd: []string{"mkdir", "-p", outDirs}}); err != nil || code != 0 {
 			return fmt.Errorf("prepare %s: exit %d: %v", outDirs, code, err)
 		}
-		var prev []string
+		var prev map[string]manifests.Artifact
 		if !opts.Force {
 			prev = previousArtifacts(outDir, ws)
 		}
-		if len(prev) > 0 {
-			opts.event("build", "%d artifacts of the last build given to the go command, which links only what changed", len(prev))
+		given := sortedKeys(prev)
+		if len(given) > 0 {
+			opts.event("build", "%d artifacts of the last build given to the go command, which links only what changed", len(given))
 			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(archive.WriteFiles(pw, outDir, "out", prev)) }()
+			go func() { pw.CloseWithError(archive.WriteFiles(pw, outDir, "out", given)) }()
 			err := c.CopyTo(ctx, "/", pr)
 			pr.Close()
 			if err != nil {
 				return err
 			}
 		}
-		before := inodes(ctx, c, prev)
+		before := inodes(ctx, c, given)
 		if err := compileAll(ctx, c, ws, m, opts); err != nil {
 			return err
 		}
-		reportKept(before, inodes(ctx, c, prev), prev, opts)
+		kept = keptArtifacts(before, inodes(ctx, c, given), prev, opts)
+		if len(kept) > 0 {
+			// What was kept is in the output directory already: only the
+			// new links travel.
+			rm := append([]string{"rm", "-f", "--"}, prefixed("/out/", sortedKeys(kept))...)
+			if code, err := c.Exec(ctx, container.Exec{Cmd: rm}); err != nil || code != 0 {
+				kept = nil
+			}
+		}
 		rc, err := c.CopyFrom(ctx, "/out")
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		return archive.Extract(rc, tmp, "out")
+		if err := archive.Extract(rc, tmp, "out"); err != nil {
+			return err
+		}
+		for f := range kept {
+			if err := linkOrCopy(filepath.Join(outDir, filepath.FromSlash(f)), filepath.Join(tmp, filepath.FromSlash(f))); err != nil {
+				return fmt.Errorf("keep %s: %w", f, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		os.RemoveAll(tmp)
-		return "", err
+		return "", nil, err
 	}
-	return tmp, nil
+	return tmp, kept, nil
 }
 
-// inodes are the inode numbers of files in the build container, by path
-// ("greeter", "plugins/hello.so"); nil when they cannot be read. A link
-// writes a new file, where an up-to-date file the go command keeps keeps
-// its inode (it only updates the times), so two snapshots tell which of
-// the last build's artifacts were kept.
+// inodes are the inode numbers of files in the build container's /out, by
+// slash path below it; nil when they cannot be read. A link writes a new
+// file, where an up-to-date file the go command keeps keeps its inode (it
+// only updates the times), so two snapshots tell which of the last build's
+// artifacts were kept.
 func inodes(ctx context.Context, c *container.Container, files []string) map[string]string {
 	if len(files) == 0 {
 		return nil
 	}
 	var out bytes.Buffer
-	cmd := []string{"stat", "-c", "%i %n"}
-	for _, f := range files {
-		cmd = append(cmd, "/out/"+f)
-	}
+	cmd := append([]string{"stat", "-c", "%i %n", "--"}, prefixed("/out/", files)...)
 	if code, err := c.Exec(ctx, container.Exec{Cmd: cmd, Stdout: &out, Stderr: io.Discard}); err != nil || code != 0 {
 		return nil
 	}
@@ -470,18 +484,66 @@ func inodes(ctx context.Context, c *container.Container, files []string) map[str
 	return ino
 }
 
-// reportKept tells which of the last build's artifacts the go command kept.
-func reportKept(before, after map[string]string, given []string, opts *Options) {
+// keptArtifacts are the given artifacts whose inode did not change, and
+// reports them.
+func keptArtifacts(before, after map[string]string, given map[string]manifests.Artifact, opts *Options) map[string]manifests.Artifact {
 	if before == nil || after == nil {
-		return
+		return nil
 	}
-	var kept []string
-	for _, f := range given {
+	kept := map[string]manifests.Artifact{}
+	for f, a := range given {
 		if before[f] != "" && before[f] == after[f] {
-			kept = append(kept, f)
+			kept[f] = a
 		}
 	}
-	opts.event("build", "kept %d of %d artifacts as up to date: %s", len(kept), len(given), strings.Join(kept, " "))
+	opts.event("build", "kept %d of %d artifacts as up to date: %s", len(kept), len(given), strings.Join(sortedKeys(kept), " "))
+	return kept
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
+}
+
+// linkOrCopy makes dst a hard link of src, or a copy where a link cannot be
+// made.
+func linkOrCopy(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if os.Link(src, dst) == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func hasPlugins(ws *resolve.Workspace) bool {
@@ -566,13 +628,18 @@ func compile(ctx context.Context, c *container.Container, p resolve.Package, m *
 	return nil
 }
 
-// inspectArtifacts reads every artifact into the manifest.
-func inspectArtifacts(dir string, ws *resolve.Workspace, m *manifests.Manifest) error {
+// inspectArtifacts reads every artifact into the manifest. A kept
+// artifact's entry from the last manifest is used when the file still has
+// its sha256: the entry is a function of the file's bytes.
+func inspectArtifacts(dir string, ws *resolve.Workspace, m *manifests.Manifest, kept map[string]manifests.Artifact) error {
 	for _, p := range ws.Packages {
 		file := artifactFile(p)
-		a, err := manifests.InspectFile(filepath.Join(dir, filepath.FromSlash(file)))
-		if err != nil {
-			return err
+		a, ok := kept[file]
+		if !ok || !intact(dir, a) {
+			var err error
+			if a, err = manifests.InspectFile(filepath.Join(dir, filepath.FromSlash(file))); err != nil {
+				return err
+			}
 		}
 		a.Name, a.Kind, a.File = p.Name, p.Kind, file
 		if p.Kind == resolve.KindPlugin && a.PluginPath != linkerPath(p.ImportPath) && a.PluginPath != p.ImportPath {

@@ -48,9 +48,16 @@ type fakeEngine struct {
 	// may block on ctx.
 	onBuild func(ctx context.Context, out string) error
 
+	// keep lists the outputs ("/out/greeter") the fake go build finds up
+	// to date when they were given: it does not link them again.
+	keep map[string]bool
+
 	mu sync.Mutex
 	// built records the -o of every successful go build.
 	built []string
+	// linked are the outputs written by a link (a new inode), removed the
+	// ones rm removed, by container ID and output ("c3 /out/greeter").
+	linked, removed map[string]bool
 }
 
 type failure struct {
@@ -61,7 +68,7 @@ type failure struct {
 // newEngine is a fakeEngine whose go list prints list and whose /src/vendor
 // is the tar stream vendor.
 func newEngine(list string, vendor []byte) *fakeEngine {
-	f := &fakeEngine{FakeImages: &containertest.FakeImages{}, list: list, buildFail: map[string]failure{}}
+	f := &fakeEngine{FakeImages: &containertest.FakeImages{}, list: list, buildFail: map[string]failure{}, linked: map[string]bool{}, removed: map[string]bool{}}
 	f.Images = map[string]string{testBase: "sha256:base"}
 	f.OnImageID = func(ref string) (string, error) {
 		if strings.HasPrefix(ref, "pbuild/toolchain:go"+testGo+"-") {
@@ -97,6 +104,12 @@ func (f *fakeEngine) copyOut(id, p string) ([]byte, error) {
 	f.mu.Unlock()
 	out := map[string]string{}
 	for _, o := range built {
+		f.mu.Lock()
+		removed := f.removed[id+" "+o]
+		f.mu.Unlock()
+		if removed {
+			continue
+		}
 		name := strings.TrimPrefix(o, "/")
 		if f.outFile != nil {
 			out[name] = string(f.outFile(name))
@@ -118,6 +131,24 @@ func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int
 	case strings.Join(e.Cmd, " ") == "go list -mod=readonly -m -json all":
 		io.WriteString(e.Stdout, f.list)
 		return 0, nil
+	case e.Cmd[0] == "stat" && len(e.Cmd) > 4 && e.Cmd[3] == "--":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, o := range e.Cmd[4:] {
+			ino := "1"
+			if f.linked[id+" "+o] {
+				ino = "2"
+			}
+			fmt.Fprintf(e.Stdout, "%s %s\n", ino, o)
+		}
+		return 0, nil
+	case e.Cmd[0] == "rm" && len(e.Cmd) > 3 && e.Cmd[2] == "--":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, o := range e.Cmd[3:] {
+			f.removed[id+" "+o] = true
+		}
+		return 0, nil
 	case strings.Join(e.Cmd, " ") == "go work vendor",
 		strings.Join(e.Cmd, " ") == "touch go.work.sum",
 		e.Cmd[0] == "mkdir":
@@ -135,6 +166,9 @@ func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int
 		}
 		f.mu.Lock()
 		f.built = append(f.built, o)
+		if !f.keep[o] {
+			f.linked[id+" "+o] = true
+		}
 		f.mu.Unlock()
 		return 0, nil
 	}

@@ -134,8 +134,9 @@ func writeInputs(dir, inputs string, raised []resolve.Raised) error {
 // native build's -o files. The go command compares only their build IDs, so
 // a file that no longer matches its manifest entry is never given.
 // Only the files this build makes are given, so a plugin dropped from the
-// config does not come back.
-func previousArtifacts(outDir string, ws *resolve.Workspace) []string {
+// config does not come back. They are returned with their manifest entries,
+// by file.
+func previousArtifacts(outDir string, ws *resolve.Workspace) map[string]manifests.Artifact {
 	m, err := manifests.ReadFile(filepath.Join(outDir, manifests.FileName))
 	if err != nil {
 		return nil
@@ -144,10 +145,10 @@ func previousArtifacts(outDir string, ws *resolve.Workspace) []string {
 	for _, p := range ws.Packages {
 		wanted[artifactFile(p)] = true
 	}
-	var files []string
+	files := map[string]manifests.Artifact{}
 	for _, a := range m.Artifacts {
 		if wanted[a.File] && intact(outDir, a) {
-			files = append(files, a.File)
+			files[a.File] = a
 		}
 	}
 	return files

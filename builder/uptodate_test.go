@@ -142,15 +142,15 @@ func TestPreviousArtifactsOnlyThisBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := previousArtifacts(dist, ws); !slices.Equal(got, []string{"greeter"}) {
+	if got := sortedKeys(previousArtifacts(dist, ws)); !slices.Equal(got, []string{"greeter"}) {
 		t.Errorf("previousArtifacts = %q, want [greeter]", got)
 	}
 	ws.Packages[0].Name = "renamed"
 	if got := previousArtifacts(dist, ws); len(got) != 0 {
-		t.Errorf("previousArtifacts for a renamed host = %q, want none", got)
+		t.Errorf("previousArtifacts for a renamed host = %v, want none", sortedKeys(got))
 	}
 	if got := previousArtifacts(t.TempDir(), ws); len(got) != 0 {
-		t.Errorf("previousArtifacts of an empty directory = %q", got)
+		t.Errorf("previousArtifacts of an empty directory = %v", sortedKeys(got))
 	}
 }
 
@@ -165,5 +165,51 @@ func appendFile(t *testing.T, file, text string) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestBuildKeepsUpToDateArtifacts(t *testing.T) {
+	s, bin := hostOnlySetup(t)
+	first, err := Build(context.Background(), s.cfg, s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next link would give other bytes, so the output tells whether
+	// the kept file came from the last build's directory.
+	s.eng.outFile = func(string) []byte { return append(slices.Clone(bin), "relinked"...) }
+	s.eng.keep = map[string]bool{"/out/greeter": true}
+	appendFile(t, filepath.Join(s.root, "host", "main.go"), "\n// edited\n")
+	s.events = nil
+	second, err := Build(context.Background(), s.cfg, s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.events, Event{"build", "kept 1 of 1 artifacts as up to date: greeter"}) {
+		t.Errorf("no kept event in %v", s.events)
+	}
+	got, err := os.ReadFile(filepath.Join(s.root, "dist", "greeter"))
+	if err != nil || !slices.Equal(got, bin) {
+		t.Errorf("dist/greeter is not the kept file (%d bytes, %v)", len(got), err)
+	}
+	if second.Manifest.Artifacts[0].SHA256 != first.Manifest.Artifacts[0].SHA256 {
+		t.Error("the kept artifact's manifest entry changed")
+	}
+	build := s.eng.Created()[len(s.eng.Created())-1]
+	if !s.eng.removed[build.ID+" /out/greeter"] {
+		t.Error("the kept file was copied out of the build container")
+	}
+
+	// Not kept: the new link is what comes out.
+	s.eng.keep = nil
+	appendFile(t, filepath.Join(s.root, "host", "main.go"), "\n// edited again\n")
+	s.events = nil
+	if _, err := Build(context.Background(), s.cfg, s.opts); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.events, Event{"build", "kept 0 of 1 artifacts as up to date: "}) {
+		t.Errorf("no kept event in %v", s.events)
+	}
+	if got, _ := os.ReadFile(filepath.Join(s.root, "dist", "greeter")); !strings.HasSuffix(string(got), "relinked") {
+		t.Error("dist/greeter is not the new link")
 	}
 }
