@@ -18,6 +18,7 @@ import (
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/fsx"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/resolve"
 	"github.com/pbuild/pbuild/toolchain"
@@ -448,7 +449,7 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 			return err
 		}
 		for f := range kept {
-			if err := linkOrCopy(filepath.Join(outDir, filepath.FromSlash(f)), filepath.Join(tmp, filepath.FromSlash(f))); err != nil {
+			if err := fsx.LinkOrCopy(filepath.Join(outDir, filepath.FromSlash(f)), filepath.Join(tmp, filepath.FromSlash(f))); err != nil {
 				return fmt.Errorf("keep %s: %w", f, err)
 			}
 		}
@@ -515,35 +516,6 @@ func prefixed(prefix string, names []string) []string {
 		out[i] = prefix + n
 	}
 	return out
-}
-
-// linkOrCopy makes dst a hard link of src, or a copy where a link cannot be
-// made.
-func linkOrCopy(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if os.Link(src, dst) == nil {
-		return nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func hasPlugins(ws *resolve.Workspace) bool {

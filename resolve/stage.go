@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/pbuild/pbuild/internal/fsx"
 )
 
 // Stage copies every module of ws into dst, at its path relative to the
@@ -26,7 +28,7 @@ func Stage(ws *Workspace, dst, goVersion string, skip []string) error {
 		}
 		for _, rel := range files {
 			to := filepath.Join(dst, filepath.FromSlash(m.Rel), filepath.FromSlash(rel))
-			if err := copyFile(filepath.Join(m.Dir, filepath.FromSlash(rel)), to); err != nil {
+			if err := fsx.CopyFile(filepath.Join(m.Dir, filepath.FromSlash(rel)), to); err != nil {
 				return fmt.Errorf("stage module %s: %w", m.Path, err)
 			}
 			if m.StagedPath != m.Path {
@@ -105,30 +107,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func copyFile(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm()|0o200)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // DirHash is the h1 hash of a staged local module's files (named by their
