@@ -84,6 +84,43 @@ func (e *SumError) Hint() string {
 	return "check GOPROXY, GOSUMDB and any replace directives: this is not the module the host links"
 }
 
+// MaxRounds is how many times a build list may be raised to the host's
+// versions before Round gives up.
+const MaxRounds = 3
+
+// Round is one round of keeping a build list to the host's versions, the
+// same on every backend. list is the output of `go list -m -json all` over
+// the workspace (with the pins module, after the first round). A module
+// above the host's version fails closed with a *CeilingError, whose
+// RequiredBy comes from graph (the output of `go mod graph`, asked for only
+// then). Otherwise the host's versions of the modules listed below them are
+// added to pins, and the pins module's go.mod is returned: stage it at
+// PinsDir (in go.work) and list again. Nil means the build list keeps to
+// the host's versions.
+func (c *Constraints) Round(round int, list []byte, pins map[string]string, graph func() ([]byte, error)) ([]byte, error) {
+	listed, err := ParseBuildList(list)
+	if err != nil {
+		return nil, err
+	}
+	// Raising a module may bring in its own newer requirements: check the
+	// ceilings again after every raise.
+	if ceilings := c.ceilings(listed); len(ceilings) > 0 {
+		g, err := graph()
+		if err != nil {
+			return nil, err
+		}
+		whoRequires(ceilings, g)
+		return nil, &CeilingError{Ceilings: ceilings}
+	}
+	if !c.raises(listed, pins) {
+		return nil, nil
+	}
+	if round >= MaxRounds {
+		return nil, fmt.Errorf("resolve: raising modules to the host's versions does not settle: %v", pins)
+	}
+	return pinsGoMod(pins), nil
+}
+
 // ceilings lists the modules of the build list above the host's versions.
 func (c *Constraints) ceilings(listed []Listed) []Ceiling {
 	var out []Ceiling

@@ -187,28 +187,17 @@ func Finish(ws *Workspace, dir string, list []byte, constraints *Constraints) (*
 // ones to the host's through the pins module; list is then listed again.
 func (r *Resolver) constrain(ctx context.Context, c *container.Container, run func(string, io.Writer, ...string) error, list *bytes.Buffer) error {
 	pins := map[string]string{}
+	graph := func() ([]byte, error) {
+		var g bytes.Buffer
+		err := run("go mod graph", &g, "go", "mod", "graph")
+		return g.Bytes(), err
+	}
 	for round := 0; ; round++ {
-		listed, err := ParseBuildList(list.Bytes())
-		if err != nil {
+		mod, err := r.Constraints.Round(round, list.Bytes(), pins, graph)
+		if err != nil || mod == nil {
 			return err
 		}
-		// Raising a module may bring in its own newer requirements: check
-		// the ceilings again after every raise.
-		if ceilings := r.Constraints.ceilings(listed); len(ceilings) > 0 {
-			var graph bytes.Buffer
-			if err := run("go mod graph", &graph, "go", "mod", "graph"); err != nil {
-				return err
-			}
-			whoRequires(ceilings, graph.Bytes())
-			return &CeilingError{Ceilings: ceilings}
-		}
-		if !r.Constraints.raises(listed, pins) {
-			return nil
-		}
-		if round == 3 {
-			return fmt.Errorf("resolve: raising modules to the host's versions does not settle: %v", pins)
-		}
-		if err := c.CopyTo(ctx, "/src", fileTar(PinsDir+"/go.mod", pinsGoMod(pins))); err != nil {
+		if err := c.CopyTo(ctx, "/src", fileTar(PinsDir+"/go.mod", mod)); err != nil {
 			return err
 		}
 		if round == 0 {

@@ -3,6 +3,14 @@
 // compile Run per artifact (no network, a shared Go build cache), exported with
 // the local exporter.
 //
+// The compile Runs start in two phases, as the Docker backend's compiles do
+// (CompileSpec.First): the later Runs wait for an empty stamp directory each
+// earlier Run leaves, so they find the standard library built for their mode
+// in the shared cache, while their cache keys, taken from the stamps' content,
+// do not depend on the earlier artifacts. Each Run mounts only the parts of
+// the source its artifact is built from (Artifact.Inputs), so that an edit to
+// one plugin leaves the other Runs cache hits.
+//
 // It talks to BuildKit either inside a Docker engine, through the engine's
 // /grpc (h2c) and /session hijack endpoints the way buildx's docker driver
 // does, or to a buildkitd of its own (unix://, tcp:// with mutual TLS,
@@ -27,6 +35,11 @@
 // are gathered with file copies into one scratch state), no OCI layout source
 // (it has the image anyway: ToolchainImage), no Info (Dial checks a daemon
 // with ListWorkers).
+//
+// With many Runs sharing an input, the BuildKit of Docker 20.10 (before
+// v0.9) can fail a Solve with "flightcontrol: exceeded retry timeout" while
+// it computes their cache keys; Transient tells such a failure, which
+// another Solve gets past.
 //
 // BuildKit empties a cache mount used by a Run solved with ignore-cache, so
 // CompileSpec.NoCache also discards the Go build cache.

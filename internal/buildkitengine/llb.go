@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -42,7 +44,9 @@ const (
 const (
 	BuildListFile = "buildlist.json" // `go list -m -json all`
 	WorkSumFile   = "go.work.sum"
-	VendorDir     = "vendor" // absent when there was nothing to vendor
+	WorkFile      = "go.work"   // only with ResolveSpec.UseDirs
+	GraphFile     = "graph.txt" // `go mod graph`, only with ResolveSpec.Graph
+	VendorDir     = "vendor"    // absent when there was nothing to vendor
 )
 
 // DefaultToolchainEnv is the environment images/toolchain.Dockerfile sets,
@@ -165,26 +169,58 @@ type ResolveSpec struct {
 	ModCacheID string
 	// NoCache runs the step even when BuildKit has its result (--no-cache).
 	NoCache bool
+	// UseDirs are module directories, relative to the workspace, that `go
+	// work use` adds to go.work before anything is listed (the pins module
+	// of a build against a host's manifest); the changed go.work is then
+	// exported as WorkFile too.
+	UseDirs []string
+	// Graph exports `go mod graph` as GraphFile, to name who requires a
+	// module (a build against a host's manifest needs it when a module is
+	// above the host's version).
+	Graph bool
 }
 
-// resolveSteps are the resolve Run's commands, each announced on stderr so
-// that a failure names its step (ResolveFailure).
-var resolveSteps = []struct{ name, cmd string }{
-	{"go list -m all", "go list -mod=readonly -m -json all > " + OutDir + "/" + BuildListFile},
-	{"go work vendor", "go work vendor"},
-	{"go.work.sum", "touch " + WorkSumFile},
-	{"export", "if [ -d " + VendorDir + " ]; then cp -a " + VendorDir + " " + OutDir + "/; fi && cp -a " + WorkSumFile + " " + OutDir + "/"},
+// resolveStep is a command of the resolve Run, announced on stderr under
+// its name so that a failure names its step (ResolveFailure).
+type resolveStep struct{ name, cmd string }
+
+// steps are the resolve Run's commands: go work use (when UseDirs are
+// set), go list -m all, go mod graph (when Graph is set), go work vendor,
+// and the export of their results.
+func (s ResolveSpec) steps() []resolveStep {
+	var steps []resolveStep
+	for _, d := range s.UseDirs {
+		steps = append(steps, resolveStep{"go work use", "go work use " + shellQuote("./"+d)})
+	}
+	steps = append(steps, resolveStep{"go list -m all", "go list -mod=readonly -m -json all > " + OutDir + "/" + BuildListFile})
+	if s.Graph {
+		steps = append(steps, resolveStep{"go mod graph", "go mod graph > " + OutDir + "/" + GraphFile})
+	}
+	export := "if [ -d " + VendorDir + " ]; then cp -a " + VendorDir + " " + OutDir + "/; fi && cp -a " + WorkSumFile + " " + OutDir + "/"
+	if len(s.UseDirs) > 0 {
+		export += " && cp -a " + WorkFile + " " + OutDir + "/"
+	}
+	return append(steps,
+		resolveStep{"go work vendor", "go work vendor"},
+		resolveStep{"go.work.sum", "touch " + WorkSumFile},
+		resolveStep{"export", export},
+	)
+}
+
+// shellQuote quotes s for /bin/sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // stepMarker starts the stderr line announcing a resolve step.
 const stepMarker = "pbuild-step: "
 
-// ResolveScript is the shell script the resolve Run executes in SourceDir.
-func ResolveScript() string {
+// Script is the shell script the resolve Run executes in SourceDir.
+func (s ResolveSpec) Script() string {
 	var b strings.Builder
 	b.WriteString("set -e\n")
-	for _, s := range resolveSteps {
-		fmt.Fprintf(&b, "echo '%s%s' >&2\n%s\n", stepMarker, s.name, s.cmd)
+	for _, st := range s.steps() {
+		fmt.Fprintf(&b, "echo '%s%s' >&2\n%s\n", stepMarker, st.name, st.cmd)
 	}
 	return b.String()
 }
@@ -230,6 +266,11 @@ func Resolve(tc Toolchain, spec ResolveSpec) (llb.State, error) {
 	if len(spec.CABundle) > 0 {
 		env = append(env, "SSL_CERT_FILE="+CABundleDir+"/"+CABundleFile)
 	}
+	for _, d := range spec.UseDirs {
+		if !isRelPath(d) {
+			return llb.State{}, fmt.Errorf("resolve: module directory %q is not a clean relative path", d)
+		}
+	}
 	opts, err := tc.runOpts(SourceDir, env)
 	if err != nil {
 		return llb.State{}, err
@@ -239,7 +280,7 @@ func Resolve(tc Toolchain, spec ResolveSpec) (llb.State, error) {
 		modCache = GoModCacheID
 	}
 	opts = append(opts,
-		llb.Args([]string{"/bin/sh", "-c", ResolveScript()}),
+		llb.Args([]string{"/bin/sh", "-c", spec.Script()}),
 		llb.Network(llb.NetModeSandbox),
 		llb.AddMount(SourceDir, spec.Source),
 		llb.AddMount(GoModCacheDir, llb.Scratch(), llb.AsPersistentCacheDir(modCache, llb.CacheMountShared)),
@@ -272,6 +313,13 @@ type Artifact struct {
 	// Out is the file the command writes, under OutDir
 	// (/out/plugins/hello.so); its directory is created beforehand.
 	Out string
+	// Inputs, when set, are the only parts of the source the Run sees:
+	// paths relative to SourceDir ("go.work", "vendor", "plugins/hello"),
+	// files or directories, each mounted read-only at its place under
+	// SourceDir. BuildKit keys the Run's cache on their content alone, so
+	// an edit elsewhere in the workspace leaves the Run a cache hit. A path
+	// inside another one is covered by it. Empty: the whole source.
+	Inputs []string
 }
 
 // VertexName is the name of the artifact's Run in progress and errors.
@@ -288,6 +336,15 @@ type CompileSpec struct {
 	Env []string
 	// Artifacts are compiled in parallel, each in its own Run.
 	Artifacts []Artifact
+	// First, when between 1 and len(Artifacts)-1, is how many of the
+	// Artifacts (the first ones) are compiled before the others: the
+	// others start only when those are done, so that they find the
+	// standard library and the dependencies compiled for their build mode
+	// in the shared build cache instead of each compiling them at once.
+	// The wait is carried by an empty stamp directory each of the first
+	// Runs leaves, so the later Runs' cache keys do not depend on what the
+	// first ones built. 0: all at once.
+	First int
 	// CacheID names the persistent build cache shared by the Runs;
 	// GoCacheID when empty.
 	CacheID string
@@ -320,9 +377,12 @@ func Compile(tc Toolchain, spec CompileSpec) (llb.State, error) {
 	if cacheID == "" {
 		cacheID = GoCacheID
 	}
+	if spec.First < 0 || spec.First > len(spec.Artifacts) {
+		return llb.State{}, fmt.Errorf("compile: first %d of %d artifacts", spec.First, len(spec.Artifacts))
+	}
 	seen := map[string]bool{}
-	var outs []llb.State
-	for _, a := range spec.Artifacts {
+	var outs, stamps []llb.State
+	for i, a := range spec.Artifacts {
 		rel, err := outRel(a.Out)
 		if err != nil {
 			return llb.State{}, fmt.Errorf("compile %s: %w", a.Name, err)
@@ -345,20 +405,70 @@ func Compile(tc Toolchain, spec CompileSpec) (llb.State, error) {
 		if d := path.Dir(rel); d != "." {
 			outRoot = outRoot.File(llb.Mkdir("/"+d, 0o755, llb.WithParents(true)), llb.WithCustomNamef("mkdir %s for %s", d, a.Name))
 		}
+		src, err := sourceMounts(spec.Source, a.Inputs)
+		if err != nil {
+			return llb.State{}, fmt.Errorf("compile %s: %w", a.Name, err)
+		}
+		opts = append(opts, src...)
 		opts = append(opts,
 			llb.Args(a.Args),
 			llb.Network(llb.NetModeNone),
-			llb.AddMount(SourceDir, spec.Source, llb.Readonly),
 			llb.AddMount(cacheDir, llb.Scratch(), llb.AsPersistentCacheDir(cacheID, llb.CacheMountShared)),
 			llb.WithCustomName(a.VertexName()),
 		)
+		later := spec.First > 0 && i >= spec.First
+		if later {
+			for j, st := range stamps {
+				opts = append(opts, llb.AddMount(path.Join(StampDir, strconv.Itoa(j)), st, llb.Readonly))
+			}
+		}
 		if spec.NoCache {
 			opts = append(opts, llb.IgnoreCache)
 		}
 		run := tc.Root.Run(opts...)
 		outs = append(outs, run.AddMount(OutDir, outRoot))
+		if spec.First > 0 && !later && spec.First < len(spec.Artifacts) {
+			stamps = append(stamps, run.AddMount(StampDir, llb.Scratch()))
+		}
 	}
 	return gather(outs), nil
+}
+
+// isRelPath reports whether p is a clean slash path below the directory it
+// is relative to.
+func isRelPath(p string) bool {
+	return p != "" && p != "." && p != ".." && !path.IsAbs(p) && path.Clean(p) == p && !strings.HasPrefix(p, "../")
+}
+
+// StampDir is where a Run of the first artifacts leaves its empty stamp,
+// and where the later Runs mount the stamps (StampDir/0, StampDir/1, ...).
+const StampDir = "/.pbuild-stamp"
+
+// sourceMounts mount the source at SourceDir read-only: whole, or only
+// the given paths, each at its place, sorted, leaving out a path inside
+// another one.
+func sourceMounts(src llb.State, inputs []string) ([]llb.RunOption, error) {
+	if len(inputs) == 0 {
+		return []llb.RunOption{llb.AddMount(SourceDir, src, llb.Readonly)}, nil
+	}
+	var paths []string
+	for _, p := range inputs {
+		if !isRelPath(p) {
+			return nil, fmt.Errorf("input %q is not a clean relative path under %s", p, SourceDir)
+		}
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var opts []llb.RunOption
+	var kept []string
+	for _, p := range paths {
+		if slices.ContainsFunc(kept, func(k string) bool { return p == k || strings.HasPrefix(p, k+"/") }) {
+			continue
+		}
+		kept = append(kept, p)
+		opts = append(opts, llb.AddMount(path.Join(SourceDir, p), src, llb.SourcePath("/"+p), llb.Readonly))
+	}
+	return opts, nil
 }
 
 // outRel is an output path relative to OutDir.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,11 +211,12 @@ func TestCompileRejects(t *testing.T) {
 func TestResolveGraph(t *testing.T) {
 	tc := ToolchainRootFS("sha256:0123456789abcdef", nil)
 	ca := []byte("-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n")
-	st, err := Resolve(tc, ResolveSpec{
+	spec := ResolveSpec{
 		Source:   Source(),
 		Env:      []string{"GOPROXY=https://proxy.example", "GOFLAGS=-x", "HTTPS_PROXY=http://proxy:3128", "no_proxy=localhost"},
 		CABundle: ca,
-	})
+	}
+	st, err := Resolve(tc, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +228,7 @@ func TestResolveGraph(t *testing.T) {
 	if e.Network != pb.NetMode_UNSET {
 		t.Errorf("network %v, want the sandbox's (unset)", e.Network)
 	}
-	if !slices.Equal(e.Meta.Args, []string{"/bin/sh", "-c", ResolveScript()}) {
+	if !slices.Equal(e.Meta.Args, []string{"/bin/sh", "-c", spec.Script()}) {
 		t.Errorf("argv %q", e.Meta.Args)
 	}
 	if e.Meta.Cwd != SourceDir {
@@ -275,7 +277,7 @@ func TestResolveGraph(t *testing.T) {
 }
 
 func TestResolveScript(t *testing.T) {
-	s := ResolveScript()
+	s := ResolveSpec{}.Script()
 	for _, want := range []string{
 		"go list -mod=readonly -m -json all > /out/buildlist.json", "go work vendor", "touch go.work.sum",
 		"if [ -d vendor ]; then cp -a vendor /out/; fi", "cp -a go.work.sum /out/",
@@ -434,4 +436,122 @@ func normalized(ref string) string {
 		panic(err)
 	}
 	return n.String()
+}
+
+func TestCompilePhases(t *testing.T) {
+	tc := ToolchainImage("img", nil)
+	for _, first := range []int{0, 2, 3} {
+		st, err := Compile(tc, CompileSpec{Source: Source(), Artifacts: testArtifacts, First: first})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := marshal(t, st)
+		execs := g.execs()
+		for i, a := range testArtifacts {
+			e := execs[a.VertexName()]
+			stamp := mountAt(e, StampDir)
+			leaves := first > 0 && first < len(testArtifacts) && i < first
+			if leaves != (stamp != nil) {
+				t.Errorf("first %d: %s: stamp mount %v, want one: %v", first, a.Name, stamp, leaves)
+			}
+			if stamp != nil && (stamp.Readonly || stamp.Output < 0 || stamp.Input >= 0) {
+				t.Errorf("first %d: %s: stamp %v, want a writable empty output", first, a.Name, stamp)
+			}
+			waits := first > 0 && i >= first
+			for j := 0; j < first && j < len(testArtifacts); j++ {
+				m := mountAt(e, StampDir+"/"+strconv.Itoa(j))
+				if waits != (m != nil) {
+					t.Fatalf("first %d: %s: mount of stamp %d %v, want one: %v", first, a.Name, j, m, waits)
+				}
+				if m == nil {
+					continue
+				}
+				if !m.Readonly || m.Output >= 0 {
+					t.Errorf("first %d: %s: stamp %d mounted %v, want read-only (content-keyed)", first, a.Name, j, m)
+				}
+				if in := g.input(g.opOf(e), m.Input); in.GetExec() != execs[testArtifacts[j].VertexName()] {
+					t.Errorf("first %d: %s: stamp %d from %v, want %s", first, a.Name, j, in, testArtifacts[j].Name)
+				}
+			}
+		}
+	}
+	if _, err := Compile(tc, CompileSpec{Source: Source(), Artifacts: testArtifacts, First: 4}); err == nil {
+		t.Error("First beyond the artifacts: no error")
+	}
+}
+
+func TestCompileInputs(t *testing.T) {
+	tc := ToolchainImage("img", nil)
+	a := testArtifacts[1]
+	a.Inputs = []string{"vendor", "plugins/hello", "go.work", "plugins/hello/go.mod", "api", "plugins/shout/go.mod", "plugins/hello-x"}
+	st, err := Compile(tc, CompileSpec{Source: Source(), Artifacts: []Artifact{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := marshal(t, st)
+	e := g.execs()[a.VertexName()]
+	if m := mountAt(e, SourceDir); m != nil {
+		t.Errorf("the whole source mounted: %v", m)
+	}
+	var got []string
+	for _, m := range e.Mounts {
+		rel, ok := strings.CutPrefix(m.Dest, SourceDir+"/")
+		if !ok {
+			continue
+		}
+		got = append(got, rel)
+		if !m.Readonly || m.Selector != "/"+rel {
+			t.Errorf("%s mounted %v, want read-only from /%s", m.Dest, m, rel)
+		}
+		if in := g.input(g.opOf(e), m.Input); in.GetSource().GetIdentifier() != "local://"+SourceContext {
+			t.Errorf("%s from %v, want the source", m.Dest, in)
+		}
+	}
+	want := []string{"api", "go.work", "plugins/hello", "plugins/hello-x", "plugins/shout/go.mod", "vendor"}
+	if !slices.Equal(got, want) {
+		t.Errorf("source mounts %q, want %q", got, want)
+	}
+	for _, bad := range []string{"/etc", "../x", "a/../b", ".", ""} {
+		b := a
+		b.Inputs = []string{bad}
+		if _, err := Compile(tc, CompileSpec{Source: Source(), Artifacts: []Artifact{b}}); err == nil {
+			t.Errorf("input %q: no error", bad)
+		}
+	}
+}
+
+func TestResolveScriptRounds(t *testing.T) {
+	s := ResolveSpec{UseDirs: []string{".pbuild-pins"}, Graph: true}.Script()
+	use, list, graph := strings.Index(s, "go work use './.pbuild-pins'"), strings.Index(s, "go list -mod=readonly"), strings.Index(s, "go mod graph > /out/graph.txt")
+	if use < 0 || list < 0 || graph < 0 || !(use < list && list < graph) {
+		t.Errorf("want go work use, go list, go mod graph in that order:\n%s", s)
+	}
+	if !strings.Contains(s, "cp -a go.work /out/") {
+		t.Errorf("go.work not exported:\n%s", s)
+	}
+	if s := (ResolveSpec{}).Script(); strings.Contains(s, "go mod graph") || strings.Contains(s, "go work use") || strings.Contains(s, "cp -a go.work ") {
+		t.Errorf("plain resolve does rounds' steps:\n%s", s)
+	}
+	if _, err := Resolve(ToolchainImage("img", nil), ResolveSpec{Source: Source(), UseDirs: []string{"../up"}}); err == nil {
+		t.Error("UseDirs outside the workspace: no error")
+	}
+}
+
+func TestTransient(t *testing.T) {
+	flight := errors.New("failed to compute cache key: flightcontrol: exceeded retry timeout")
+	if !Transient(&SolveError{Vertex: "build plugin p23", Err: flight}) {
+		t.Error("the flight control retry timeout is not transient")
+	}
+	if h := (&SolveError{Err: flight}).Hint(); !strings.Contains(h, "build again") {
+		t.Errorf("hint %q", h)
+	}
+	for _, err := range []error{
+		&SolveError{Err: errors.New("pull access denied")},
+		&ExecError{Vertex: "build plugin a", Output: "flightcontrol: exceeded retry timeout", Err: errors.New("exit code: 1")},
+		flight,
+	} {
+		if Transient(err) {
+			t.Errorf("%v is transient", err)
+		}
+	}
 }

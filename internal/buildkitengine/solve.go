@@ -122,6 +122,33 @@ func (e *SolveError) Error() string {
 }
 func (e *SolveError) Unwrap() error { return e.Err }
 
+// Hint tells the user what to do.
+func (e *SolveError) Hint() string {
+	if isRetryTimeout(e.Err) {
+		return "the BuildKit daemon (before v0.9, as in Docker 20.10) lost a race between Runs that start at once; build again, or use a newer buildkitd (--buildkit-addr) or --backend docker"
+	}
+	return "BuildKit failed outside the go command: check the daemon (`pbuild doctor`), or build with --backend docker"
+}
+
+// retryTimeout is how BuildKit's flight control (util/flightcontrol)
+// fails when a caller keeps finding a call that has just finished: before
+// v0.9, as in Docker 20.10, many Runs sharing an input hit it when they
+// compute their cache keys at once, the more so on a busy machine.
+const retryTimeout = "flightcontrol: exceeded retry timeout"
+
+func isRetryTimeout(err error) bool {
+	return err != nil && strings.Contains(err.Error(), retryTimeout)
+}
+
+// Transient reports whether a Solve failed in the daemon in a way another
+// Solve of the same graph gets past (the flight control retry timeout),
+// not in a Run: what finished is in BuildKit's cache, so another Solve
+// resumes where this one stopped.
+func Transient(err error) bool {
+	var se *SolveError
+	return errors.As(err, &se) && isRetryTimeout(se.Err)
+}
+
 // Solve builds st and, when opt.OutputDir is set, exports it there with the
 // local exporter, showing progress on opt.ProgressOut. A failed Run comes
 // back as an *ExecError (several as errors.Join of them), with its output.
