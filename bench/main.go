@@ -55,7 +55,7 @@ func main() {
 	flag.IntVar(&o.containerRuns, "container-runs", 1, "repetitions of the one-container-per-plugin way")
 	flag.StringVar(&o.buildkitReset, "buildkit-reset", "docker builder prune -af", "shell command that empties BuildKit's cache before a cold BuildKit build")
 	flag.DurationVar(&o.budget, "budget", 25*time.Minute, "time the whole run should take: repetitions beyond the first are skipped when the next one would not fit the share of an N (0: no limit)")
-	flag.IntVar(&o.bkColdMaxN, "buildkit-cold-max-n", 8, "largest N a cold BuildKit build is measured for (it compiles the standard library once per artifact, all at once); larger N are extrapolated")
+	flag.IntVar(&o.bkColdMaxN, "buildkit-cold-max-n", 32, "largest N a cold BuildKit build is measured for; larger N are extrapolated")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (for debugging)")
 	flag.BoolVar(&o.verbose, "v", false, "log every command")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit of one command")
