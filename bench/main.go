@@ -526,9 +526,17 @@ func (b *bench) pbuildRep(s *pbuildState, i int) (time.Duration, error) {
 		} else if err := r.removeCacheVolume(); err != nil {
 			return 0, err
 		}
+		// Cold is a fresh checkout too: no earlier output for pbuild to
+		// find up to date or to keep artifacts from.
+		if err := os.RemoveAll(filepath.Join(p.Dir, "dist")); err != nil {
+			return 0, err
+		}
 		run, err := r.pbuildBuild(b.pbuild, s.flag, p, fmt.Sprintf("%s-cold-%d", name, i))
 		if err != nil {
 			return 0, err
+		}
+		if run.UpToDate {
+			return 0, fmt.Errorf("N=%d: pbuild on %s found a cold build's output up to date", n, name)
 		}
 		s.cold.Times = append(s.cold.Times, run.Total)
 		b.stepsOf[key("cold")] = append(b.stepsOf[key("cold")], run.Steps)
@@ -559,6 +567,9 @@ func (b *bench) pbuildRep(s *pbuildState, i int) (time.Duration, error) {
 	}
 	if run, err = r.pbuildBuild(b.pbuild, s.flag, p, fmt.Sprintf("%s-edit-%d", name, i)); err != nil {
 		return 0, err
+	}
+	if run.UpToDate {
+		return 0, fmt.Errorf("N=%d: pbuild on %s found the output up to date after an edit", n, name)
 	}
 	s.edited.Times = append(s.edited.Times, run.Total)
 	b.stepsOf[key("edit")] = append(b.stepsOf[key("edit")], run.Steps)

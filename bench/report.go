@@ -362,9 +362,9 @@ func (b *bench) report(elapsed time.Duration) report {
 	fmt.Fprintf(&md, "- CPU: %s, %s CPUs (nproc)\n- memory: %s\n- kernel: %s; OS: %s\n", m.CPU, m.CPUs, m.Memory, m.Kernel, m.OS)
 	fmt.Fprintf(&md, "- Docker %s, storage driver %s, %s\n- temp dir file system: %s\n", m.Docker, m.StorageDriver, m.Cgroup, m.TempFS)
 	fmt.Fprintf(&md, "- pinned Go for every build: %s; the harness ran on %s; %s\n", m.GoPinned, m.GoMachine, m.Pbuild)
-	fmt.Fprintf(&md, "- load average at start %s, at end %s; the 1-minute load sampled every 10 s during the run: mean %.1f, max %.1f", m.LoadStart, m.LoadEnd, b.load.mean(), b.load.max())
-	if b.load.mean() > 1.25*float64(atoi(m.CPUs)) {
-		md.WriteString(" — **other work shared the machine during the run** (the load exceeds the CPU count), so absolute times are inflated and noisy; each ratio compares runs taken minutes apart")
+	fmt.Fprintf(&md, "- load average at start %s, at end %s; the 1-minute load sampled every 10 s during the run: mean %.1f, max %.1f (this counts the benchmark's own builds: both ways start one go command per artifact, N at once)", m.LoadStart, m.LoadEnd, b.load.mean(), b.load.max())
+	if start, err := strconv.ParseFloat(strings.Fields(m.LoadStart + " x")[0], 64); err == nil && start > 1.25*float64(atoi(m.CPUs)) {
+		md.WriteString(" — **other work was running when the run started** (the 1-minute load exceeded the CPU count), so absolute times may be inflated and noisy; each ratio compares runs taken minutes apart")
 	}
 	md.WriteString("\n\n")
 	md.WriteString("## Command\n\n")
@@ -552,7 +552,7 @@ func (b *bench) coldBound() string {
 		}
 	}
 	if inside {
-		s.WriteString("\nThe same go command compiles the same packages with the same flags in both; inside the container the go command's work directory (`/tmp`), the source (`/src`) and the output (`/out`) are on the container's root file system, which this engine's storage driver provides, while native's are on the host's file system (the build cache is a volume in both cases). With a single cold run per N, CPU contention from other work on the machine (see the load above) weighs on each side differently; `-cold-runs 3` gives medians.\n")
+		s.WriteString("\nThe same go command compiles the same packages with the same flags in both; inside the container the source (`/src`) and the output (`/out`) are on the container's root file system, which this engine's storage driver provides, while native's are on the host's file system (the go command's work directory `/tmp` is a tmpfs in the container, and the build cache a volume or cache mount). With a single cold run per N, CPU contention from other work on the machine (see the load above) weighs on each side differently; `-cold-runs 3` gives medians.\n")
 	}
 	s.WriteString(b.engineNote())
 	return s.String()
@@ -565,7 +565,7 @@ func (b *bench) engineNote() string {
 		note += fmt.Sprintf("Each container pbuild runs costs at least %.2f s to create, start and remove here (a no-op container); a build runs two (resolve and build). ", median(b.startup))
 	}
 	if m.StorageDriver == "fuse-overlayfs" || m.StorageDriver == "vfs" {
-		note += fmt.Sprintf("The engine's storage driver is %s, so every file the containers write (the staged source, vendor/, the build cache in its volume excepted, the artifacts) goes through a slower path than overlay2 on a native kernel mount. ", m.StorageDriver)
+		note += fmt.Sprintf("The engine's storage driver is %s, so every file the containers write on their root file system (the staged source, vendor/, the artifacts; not the build cache volume or the tmpfs at `/tmp`) goes through a slower path than overlay2 on a native kernel mount. ", m.StorageDriver)
 	}
 	if note == "" {
 		return "\n"

@@ -396,7 +396,7 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 		Step:    "build",
 		Project: opts.project,
 		Env:     env,
-		Mounts:  []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}},
+		Mounts:  buildMounts(),
 	}, func(c *container.Container) error {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(archive.WriteDir(pw, stage, "src")) }()
@@ -460,6 +460,14 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 		return "", nil, err
 	}
 	return tmp, kept, nil
+}
+
+// buildMounts are the build container's: the Go build cache volume, and
+// the go command's work directories (/tmp) in memory, off the container's
+// root file system, whose storage driver may be slow to write (every
+// object and every link passes through $WORK).
+func buildMounts() []container.Mount {
+	return []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}, {Target: "/tmp", Tmpfs: true}}
 }
 
 // inodes are the inode numbers of files in the build container's /out, by

@@ -228,7 +228,7 @@ func TestBuildFlow(t *testing.T) {
 	if buildSpec.Network || probeSpec.Network {
 		t.Error("the build or probe container has network")
 	}
-	if want := []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}}; !reflect.DeepEqual(buildSpec.Mounts, want) {
+	if want := []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}, {Target: "/tmp", Tmpfs: true}}; !reflect.DeepEqual(buildSpec.Mounts, want) {
 		t.Errorf("build mounts = %v, want %v", buildSpec.Mounts, want)
 	}
 	for _, kv := range []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "CGO_ENABLED=1", "GOAMD64=v3", "CGO_CFLAGS=-O2"} {

@@ -17,6 +17,7 @@ import (
 // both backends compile the same command lines in the same places.
 const (
 	SourceDir = "/src" // the staged workspace
+	TmpDir    = "/tmp" // the go command's work directories, in memory
 	OutDir    = "/out" // a Run's outputs
 	// CABundleDir holds the forwarded CA bundle as CABundleFile; together
 	// they are resolve.CABundlePath.
@@ -414,6 +415,9 @@ func Compile(tc Toolchain, spec CompileSpec) (llb.State, error) {
 			llb.Args(a.Args),
 			llb.Network(llb.NetModeNone),
 			llb.AddMount(cacheDir, llb.Scratch(), llb.AsPersistentCacheDir(cacheID, llb.CacheMountShared)),
+			// The go command's work directories in memory, as in the
+			// Docker backend's build container.
+			llb.AddMount(TmpDir, llb.Scratch(), llb.Tmpfs()),
 			llb.WithCustomName(a.VertexName()),
 		)
 		later := spec.First > 0 && i >= spec.First

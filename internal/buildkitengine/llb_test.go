@@ -148,6 +148,9 @@ func TestCompileGraph(t *testing.T) {
 		} else if in := g.input(g.opOf(e), src.Input); in.GetSource() == nil || in.GetSource().Identifier != "local://"+SourceContext {
 			t.Errorf("%s: source mount from %v, want local://%s", a.Name, in, SourceContext)
 		}
+		if tmp := mountAt(e, TmpDir); tmp == nil || tmp.MountType != pb.MountType_TMPFS {
+			t.Errorf("%s: %s mount %v, want a tmpfs", a.Name, TmpDir, tmp)
+		}
 		out := mountAt(e, OutDir)
 		if out == nil || out.Readonly || out.Output < 0 {
 			t.Errorf("%s: out mount %v, want a writable output at %s", a.Name, out, OutDir)

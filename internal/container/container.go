@@ -25,10 +25,12 @@ func Labels(spec Spec) map[string]string {
 // ErrNotFound is returned (wrapped) by engines for a missing image or container.
 var ErrNotFound = errors.New("not found")
 
-// Mount attaches a named volume, which the engine creates on first use.
+// Mount attaches a named volume, which the engine creates on first use, or
+// with Tmpfs a file system in memory that lives as long as the container.
 type Mount struct {
 	Volume string
 	Target string
+	Tmpfs  bool
 }
 
 // Spec describes a container to create. The container's main process only

@@ -144,6 +144,10 @@ func (e *Engine) Create(ctx context.Context, spec container.Spec) (string, error
 	}
 	var mounts []mount.Mount
 	for _, m := range spec.Mounts {
+		if m.Tmpfs {
+			mounts = append(mounts, mount.Mount{Type: mount.TypeTmpfs, Target: m.Target, TmpfsOptions: &mount.TmpfsOptions{Mode: 0o1777}})
+			continue
+		}
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target})
 	}
 	resp, err := e.cli.ContainerCreate(ctx,
