@@ -427,11 +427,13 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 				return err
 			}
 		}
-		before := inodes(ctx, c, given)
+		pinned := pin(ctx, c, given)
 		if err := compileAll(ctx, c, ws, m, opts); err != nil {
 			return err
 		}
-		kept = keptArtifacts(before, inodes(ctx, c, given), prev, opts)
+		if pinned {
+			kept = keptArtifacts(ctx, c, prev, opts)
+		}
 		if len(kept) > 0 {
 			// What was kept is in the output directory already: only the
 			// new links travel.
@@ -470,43 +472,72 @@ func buildMounts() []container.Mount {
 	return []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}, {Target: "/tmp", Tmpfs: true}}
 }
 
-// inodes are the inode numbers of files in the build container's /out, by
-// slash path below it; nil when they cannot be read. A link writes a new
-// file, where an up-to-date file the go command keeps keeps its inode (it
-// only updates the times), so two snapshots tell which of the last build's
-// artifacts were kept.
-func inodes(ctx context.Context, c *container.Container, files []string) map[string]string {
-	if len(files) == 0 {
-		return nil
+// pinDir holds, in the build container, a hard link to each of the last
+// build's artifacts given to the go command. A link writes a new file,
+// where an up-to-date file the go command keeps keeps its inode (it only
+// updates the times); the pin keeps the old inode alive, so that a new
+// file cannot get its number (file systems reuse a freed inode at once).
+const pinDir = "/pbuild-kept"
+
+// pin links the given artifacts into pinDir; false when it cannot, and
+// then nothing is reported kept.
+func pin(ctx context.Context, c *container.Container, given []string) bool {
+	if len(given) == 0 {
+		return false
 	}
+	if code, err := c.Exec(ctx, container.Exec{Cmd: []string{"mkdir", "-p", pinDir}}); err != nil || code != 0 {
+		return false
+	}
+	cmd := append([]string{"cp", "-l", "--parents", "--"}, prefixed("out/", given)...)
+	code, err := c.Exec(ctx, container.Exec{Cmd: append(cmd, pinDir), Dir: "/", Stdout: io.Discard, Stderr: io.Discard})
+	return err == nil && code == 0
+}
+
+// keptArtifacts are the given artifacts the go command kept: still the
+// pinned inode, and still the recorded bytes. It reports them.
+func keptArtifacts(ctx context.Context, c *container.Container, given map[string]manifests.Artifact, opts *Options) map[string]manifests.Artifact {
+	files := sortedKeys(given)
 	var out bytes.Buffer
 	cmd := append([]string{"stat", "-c", "%i %n", "--"}, prefixed("/out/", files)...)
+	cmd = append(cmd, prefixed(pinDir+"/out/", files)...)
 	if code, err := c.Exec(ctx, container.Exec{Cmd: cmd, Stdout: &out, Stderr: io.Discard}); err != nil || code != 0 {
 		return nil
 	}
-	ino := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		if n, file, ok := strings.Cut(line, " "); ok {
-			ino[strings.TrimPrefix(file, "/out/")] = n
+	ino := fieldsByFile(out.String())
+	var same []string
+	for _, f := range files {
+		if n := ino["/out/"+f]; n != "" && n == ino[pinDir+"/out/"+f] {
+			same = append(same, f)
 		}
 	}
-	return ino
-}
-
-// keptArtifacts are the given artifacts whose inode did not change, and
-// reports them.
-func keptArtifacts(before, after map[string]string, given map[string]manifests.Artifact, opts *Options) map[string]manifests.Artifact {
-	if before == nil || after == nil {
-		return nil
-	}
 	kept := map[string]manifests.Artifact{}
-	for f, a := range given {
-		if before[f] != "" && before[f] == after[f] {
-			kept[f] = a
+	if len(same) > 0 {
+		out.Reset()
+		cmd := append([]string{"sha256sum", "--"}, prefixed("/out/", same)...)
+		if code, err := c.Exec(ctx, container.Exec{Cmd: cmd, Stdout: &out, Stderr: io.Discard}); err != nil || code != 0 {
+			return nil
+		}
+		sums := fieldsByFile(out.String())
+		for _, f := range same {
+			if sums["/out/"+f] == given[f].SHA256 {
+				kept[f] = given[f]
+			}
 		}
 	}
 	opts.event("build", "kept %d of %d artifacts as up to date: %s", len(kept), len(given), strings.Join(sortedKeys(kept), " "))
 	return kept
+}
+
+// fieldsByFile reads lines of "<value> <file>" (stat -c '%i %n', and
+// sha256sum, which puts two spaces or " *" before the name).
+func fieldsByFile(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if v, file, ok := strings.Cut(line, " "); ok {
+			m[strings.TrimLeft(file, " *")] = v
+		}
+	}
+	return m
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -2,6 +2,8 @@ package builder
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +53,9 @@ type fakeEngine struct {
 	// keep lists the outputs ("/out/greeter") the fake go build finds up
 	// to date when they were given: it does not link them again.
 	keep map[string]bool
+	// tamper lists the outputs whose bytes in the container differ from
+	// what was copied in, though their inode did not change.
+	tamper map[string]bool
 
 	mu sync.Mutex
 	// built records the -o of every successful go build.
@@ -58,6 +63,8 @@ type fakeEngine struct {
 	// linked are the outputs written by a link (a new inode), removed the
 	// ones rm removed, by container ID and output ("c3 /out/greeter").
 	linked, removed map[string]bool
+	// made are the directories mkdir made, by container ID and path.
+	made map[string]bool
 }
 
 type failure struct {
@@ -68,7 +75,7 @@ type failure struct {
 // newEngine is a fakeEngine whose go list prints list and whose /src/vendor
 // is the tar stream vendor.
 func newEngine(list string, vendor []byte) *fakeEngine {
-	f := &fakeEngine{FakeImages: &containertest.FakeImages{}, list: list, buildFail: map[string]failure{}, linked: map[string]bool{}, removed: map[string]bool{}}
+	f := &fakeEngine{FakeImages: &containertest.FakeImages{}, list: list, buildFail: map[string]failure{}, linked: map[string]bool{}, removed: map[string]bool{}, made: map[string]bool{}}
 	f.Images = map[string]string{testBase: "sha256:base"}
 	f.OnImageID = func(ref string) (string, error) {
 		if strings.HasPrefix(ref, "pbuild/toolchain:go"+testGo+"-") {
@@ -131,7 +138,24 @@ func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int
 	case strings.Join(e.Cmd, " ") == "go list -mod=readonly -m -json all":
 		io.WriteString(e.Stdout, f.list)
 		return 0, nil
+	case e.Cmd[0] == "cp" && strings.Join(e.Cmd[:4], " ") == "cp -l --parents --" && e.Dir == "/":
+		// Pins: made when their file was copied in and the target
+		// directory exists, as with GNU cp.
+		f.mu.Lock()
+		made := f.made[id+" "+e.Cmd[len(e.Cmd)-1]]
+		f.mu.Unlock()
+		if !made {
+			return 1, nil
+		}
+		copied := f.Copied(id)
+		for _, o := range e.Cmd[4 : len(e.Cmd)-1] {
+			if _, ok := copied["/"+o]; !ok {
+				return 1, nil
+			}
+		}
+		return 0, nil
 	case e.Cmd[0] == "stat" && len(e.Cmd) > 4 && e.Cmd[3] == "--":
+		// A pin keeps inode 1; an output keeps it unless it was linked.
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, o := range e.Cmd[4:] {
@@ -142,6 +166,17 @@ func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int
 			fmt.Fprintf(e.Stdout, "%s %s\n", ino, o)
 		}
 		return 0, nil
+	case e.Cmd[0] == "sha256sum" && len(e.Cmd) > 2 && e.Cmd[1] == "--":
+		// The sum of what was copied in, or of a tampered file.
+		copied := f.Copied(id)
+		for _, o := range e.Cmd[2:] {
+			sum := sha256.Sum256([]byte(copied[o]))
+			if f.tamper[o] {
+				sum[0] ^= 1
+			}
+			fmt.Fprintf(e.Stdout, "%s  %s\n", hex.EncodeToString(sum[:]), o)
+		}
+		return 0, nil
 	case e.Cmd[0] == "rm" && len(e.Cmd) > 3 && e.Cmd[2] == "--":
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -149,9 +184,15 @@ func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int
 			f.removed[id+" "+o] = true
 		}
 		return 0, nil
+	case e.Cmd[0] == "mkdir":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, d := range e.Cmd[1:] {
+			f.made[id+" "+d] = true
+		}
+		return 0, nil
 	case strings.Join(e.Cmd, " ") == "go work vendor",
-		strings.Join(e.Cmd, " ") == "touch go.work.sum",
-		e.Cmd[0] == "mkdir":
+		strings.Join(e.Cmd, " ") == "touch go.work.sum":
 		return 0, nil
 	case len(e.Cmd) > 2 && e.Cmd[0] == "go" && e.Cmd[1] == "build":
 		o := outputOf(e.Cmd)
