@@ -53,7 +53,7 @@ func main() {
 	flag.StringVar(&o.pbuild, "pbuild", "", "pbuild binary (default: built from ./cmd/pbuild into the temp dir)")
 	flag.IntVar(&o.containerMaxN, "container-max-n", 1, "largest N the one-container-per-plugin way is measured for (it costs N fresh builds per run); larger N are extrapolated from the largest measured")
 	flag.IntVar(&o.containerRuns, "container-runs", 1, "repetitions of the one-container-per-plugin way")
-	flag.StringVar(&o.buildkitReset, "buildkit-reset", "docker builder prune -af", "shell command that empties BuildKit's cache before a cold BuildKit build")
+	flag.StringVar(&o.buildkitReset, "buildkit-reset", goBuildCacheReset, "what empties BuildKit's cache before a cold BuildKit build: "+goBuildCacheReset+" (the engine's BuildKit through its API, all but the module cache mount), or a shell command, e.g. 'buildctl prune --all' for a buildkitd of your own")
 	flag.DurationVar(&o.budget, "budget", 25*time.Minute, "time the whole run should take: repetitions beyond the first are skipped when the next one would not fit the share of an N (0: no limit)")
 	flag.IntVar(&o.bkColdMaxN, "buildkit-cold-max-n", 32, "largest N a cold BuildKit build is measured for; larger N are extrapolated")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (for debugging)")
@@ -518,8 +518,18 @@ func (b *bench) pbuildRep(s *pbuildState, i int) (time.Duration, error) {
 		// Each backend empties only its own Go build cache, so that the
 		// other's next warm build stays warm.
 		if name == "buildkit" {
-			if b.opts.buildkitReset != "" {
-				if _, err := r.run("", nil, "sh", "-c", b.opts.buildkitReset); err != nil {
+			switch reset := b.opts.buildkitReset; reset {
+			case "":
+			case goBuildCacheReset:
+				ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+				pruned, err := pruneGoBuildCache(ctx)
+				cancel()
+				if err != nil {
+					return 0, err
+				}
+				r.logf("N=%d: emptied BuildKit's cache but for the module cache mount (%d records)", n, pruned)
+			default:
+				if _, err := r.run("", nil, "sh", "-c", reset); err != nil {
 					return 0, err
 				}
 			}
