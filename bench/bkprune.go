@@ -20,7 +20,7 @@ const goBuildCacheReset = "go-build-cache"
 // pruneGoBuildCache empties the engine's BuildKit cache but for the
 // module cache mount.
 func pruneGoBuildCache(ctx context.Context) (int, error) {
-	c, err := buildkitengine.Dial(ctx, "docker")
+	c, err := buildkitengine.Dial(ctx, buildkitengine.DockerAddr)
 	if err != nil {
 		return 0, err
 	}

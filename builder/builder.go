@@ -581,12 +581,7 @@ func newOutputTemp(outDir string) (string, error) {
 // buildEnv is the environment of every compile, on either backend.
 func buildEnv(m *manifests.Manifest) []string {
 	env := []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build"}
-	keys := make([]string, 0, len(m.Build.Env))
-	for k := range m.Build.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(m.Build.Env) {
 		env = append(env, k+"="+m.Build.Env[k])
 	}
 	return env

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -66,7 +65,7 @@ func (o *backendOptions) connect(ctx context.Context, d *deps, root *rootOptions
 		Client:   c,
 		Remote:   addr != buildkitengine.DockerAddr && addr != "docker://",
 		Docker:   eng.Client(),
-		CacheDir: filepath.Join(d.env.CacheDir),
+		CacheDir: d.env.CacheDir,
 		Progress: mode,
 	}
 	if root.progress != "quiet" {

@@ -90,7 +90,9 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 		pin.Host = true
 		bopts.Pin = pin
 	}
-	bopts.Force = opts.force
+	// Only a build can find its output up to date, so only it needs to
+	// know which pbuild it is (a rebuild always builds).
+	bopts.Force, bopts.ToolID = opts.force, d.toolID()
 	res, err := builder.Build(ctx, cfg, bopts)
 	if err != nil {
 		return err
@@ -166,7 +168,6 @@ func (d *deps) buildOptions(root *rootOptions, eng *dockerengine.Engine) (builde
 		ResolveEnv: d.env.resolveEnv(),
 		CABundle:   ca,
 		OnEvent:    prog.event,
-		ToolID:     d.toolID(),
 	}, nil
 }
 
