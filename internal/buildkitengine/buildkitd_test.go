@@ -76,25 +76,6 @@ func TestBuildkitd(t *testing.T) {
 	checkVersion("go version, OCI layout toolchain, first", ociTC, ociOpts)
 	checkVersion("go version, OCI layout toolchain, again", ociTC, ociOpts)
 
-	// The root filesystem as a local context.
-	start = time.Now()
-	rootfs, id, err := RootFS(ctx, cli, ref, cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("exported the root filesystem of %s in %v", ref, time.Since(start).Round(time.Millisecond))
-	start = time.Now()
-	if again, _, err := RootFS(ctx, cli, ref, cache); err != nil || again != rootfs {
-		t.Fatalf("second RootFS = %q, %v; want %q from the cache", again, err, rootfs)
-	}
-	t.Logf("second RootFS (cached) in %v", time.Since(start).Round(time.Millisecond))
-	for _, p := range []string{"usr/local/go/bin/go", "bin/sh", "usr/bin/gcc"} {
-		if _, err := os.Stat(filepath.Join(rootfs, p)); err != nil {
-			t.Errorf("root filesystem: %v", err)
-		}
-	}
-	checkVersion("go version, root filesystem toolchain", ToolchainRootFS(id, nil), solveOpts(t, "", map[string]string{ToolchainContext: rootfs}))
-
 	// The same compile on both daemons: identical bytes.
 	src := t.TempDir()
 	writeFiles(t, src, tinyProject)

@@ -23,9 +23,10 @@
 // engine's image export once per image (OCILayout, cached on disk by image
 // ID) and offered through the session's content store (ToolchainOCI): the
 // daemon addresses it by manifest digest, pulls the layers the first time and
-// later finds them in its own store, so it travels once. The alternative, the
-// root filesystem exported from a container (RootFS) and sent as a local
-// context (ToolchainRootFS), works too but is sent again by every Solve.
+// later finds them in its own store, so it travels once. (The alternative, the
+// root filesystem exported from a container and sent as a local context, was
+// measured against buildkitd v0.26.0: the whole tree, 570 MB, about 20 s,
+// went again with every Solve.)
 //
 // BuildKit does not apply an image's ENV to the Runs of an LLB graph built
 // without an image metadata resolver, so every Run sets its environment

@@ -35,11 +35,9 @@ const (
 	GoModCacheID = "pbuild-gomodcache"
 )
 
-// Local context names the Solve must be given directories for.
-const (
-	SourceContext    = "src"
-	ToolchainContext = "toolchain"
-)
+// SourceContext is the local context the Solve must be given the staged
+// workspace for.
+const SourceContext = "src"
 
 // Files the resolve Run exports.
 const (
@@ -85,21 +83,6 @@ func ToolchainImage(ref string, platform *ocispecs.Platform) Toolchain {
 		opts = append(opts, llb.Platform(*platform))
 	}
 	return Toolchain{Root: llb.Image(ref, opts...), Env: append([]string{}, DefaultToolchainEnv...), Platform: platform}
-}
-
-// ToolchainRootFS is the toolchain as a root filesystem sent from this
-// machine as the local context ToolchainContext (a RootFS directory), for a
-// daemon that has neither the image nor a registry to pull it from. key
-// (the image ID) becomes the context's shared key hint, meant to let
-// BuildKit send only what changed; buildkitd v0.26.0 nevertheless received
-// the whole tree (570 MB, about 20 s here) on every Solve, so ToolchainOCI is
-// the better choice where the daemon supports OCI layouts.
-func ToolchainRootFS(key string, platform *ocispecs.Platform) Toolchain {
-	opts := []llb.LocalOption{llb.WithCustomName("toolchain root filesystem " + shortKey(key))}
-	if key != "" {
-		opts = append(opts, llb.SharedKeyHint("pbuild-toolchain-"+key))
-	}
-	return Toolchain{Root: llb.Local(ToolchainContext, opts...), Env: append([]string{}, DefaultToolchainEnv...), Platform: platform}
 }
 
 func shortKey(k string) string {
@@ -499,19 +482,4 @@ func gather(states []llb.State) llb.State {
 		}
 	}
 	return llb.Scratch().File(fa, llb.WithCustomName("gather artifacts"))
-}
-
-// SortedEnv is a map as KEY=VALUE sorted by key, as the Docker backend adds
-// the config's build.env.
-func SortedEnv(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = k + "=" + m[k]
-	}
-	return out
 }

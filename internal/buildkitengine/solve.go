@@ -41,7 +41,7 @@ func ParseProgress(s string) (progressui.DisplayMode, error) {
 // SolveOptions say what a Solve reads, writes and shows.
 type SolveOptions struct {
 	// LocalDirs are the local contexts the graph uses, by name
-	// (SourceContext, ToolchainContext): directories on this machine.
+	// (SourceContext): directories on this machine.
 	LocalDirs map[string]string
 	// OCIStores are OCI image layouts on this machine the graph reads
 	// (OCIStoreID for ToolchainOCI), by store ID.
