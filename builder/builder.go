@@ -19,6 +19,8 @@ import (
 	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/fsx"
+	"github.com/pbuild/pbuild/internal/outdir"
+	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/resolve"
 	"github.com/pbuild/pbuild/toolchain"
@@ -70,8 +72,16 @@ type Options struct {
 	// every artifact again instead of letting the go command keep the
 	// output directory's up-to-date files.
 	Force bool
+	// Self is the running pbuild: it marks the directories and labels the
+	// containers it makes, so that a later pbuild can remove them if this
+	// one is killed.
+	Self owner.ID
+	// OutputClean allows replacing an output directory pbuild did not
+	// make (pbuild build --output-clean).
+	OutputClean bool
 
 	project string // the config file, labelling containers
+	work    string // this build's temporary directory
 }
 
 // Event is a progress report.
@@ -99,25 +109,53 @@ type Result struct {
 }
 
 // Build builds cfg. The output directory changes only when every artifact
-// was built and the manifest written.
+// was built and the manifest written, and only when pbuild made it.
 func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
-	cfg = pinConfig(cfg, opts.Pin, opts.event)
+	cfg, err := pinConfig(cfg, opts.Pin, opts.event)
+	if err != nil {
+		return nil, err
+	}
 	opts.project = cfg.File
 	if cfg.Host.Name == "" && (opts.Pin == nil || (!opts.Pin.Host && opts.Pin.Manifest.Against == "")) {
 		return nil, &PinError{What: "nothing to load these plugins into", Details: []string{"the config declares no host"},
 			hint: "declare the host in the config, or build the plugins against a released host: pbuild build --against HOST_MANIFEST"}
 	}
-	outDir := cfg.OutputDir()
+	outPath := cfg.OutputDir()
 	if opts.Output != "" {
-		outDir = opts.Output
+		outPath = opts.Output
 	}
 	ws, err := plan(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPlacement(outPath, cfg, ws); err != nil {
+		return nil, err
+	}
 	opts.event("plan", "%d artifacts in %d local modules under %s", len(ws.Packages), len(ws.Modules), ws.Root)
+	if ws.WorkFile != "" {
+		var joined []string
+		for _, m := range ws.Joined {
+			joined = append(joined, m.Path)
+		}
+		opts.event("plan", "the project's %s joins %d more modules: %s", ws.WorkFile, len(joined), strings.Join(joined, " "))
+	}
 
-	maker := &toolchain.Maker{Engine: opts.Engine, Fetcher: opts.Fetcher, Project: cfg.File, OnStep: func(m string) { opts.event("toolchain", "%s", m) }}
+	out, err := outdir.Open(ctx, outPath, outdir.Options{Self: opts.Self, Clean: opts.OutputClean, OnWait: func(holder string) {
+		opts.event("output", "waiting for %s, which builds into %s", holder, outPath)
+	}})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	if err := sweep(ctx, &opts); err != nil {
+		return nil, err
+	}
+	if opts.work, err = owner.MkdirTemp(tempDir(opts), workPrefix, opts.Self); err != nil {
+		return nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	defer owner.RemoveMarked(opts.work)
+
+	maker := &toolchain.Maker{Engine: opts.Engine, Fetcher: opts.Fetcher, Project: cfg.File, Owner: opts.Self.String(), OnStep: func(m string) { opts.event("toolchain", "%s", m) }}
 	tc, err := maker.Ensure(ctx, toolchain.Spec{Go: cfg.Toolchain.Go, Base: cfg.Toolchain.Base, Sum: cfg.Toolchain.Sum, GOOS: opts.GOOS, GOARCH: opts.GOARCH})
 	if err != nil {
 		return nil, err
@@ -129,20 +167,17 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 			hint:    "use the recorded base image (toolchain.baseImage in the manifest)"}
 	}
 
-	stage, err := os.MkdirTemp(opts.TempDir, "pbuild-stage-*")
-	if err != nil {
-		return nil, fmt.Errorf("staging directory: %w", err)
-	}
-	defer os.RemoveAll(stage)
-	if err := resolve.Stage(ws, stage, cfg.Toolchain.Go, []string{cfg.OutputDir(), outDir}); err != nil {
+	stage := filepath.Join(opts.work, "stage")
+	if err := resolve.Stage(ws, stage, cfg.Toolchain.Go, out.Skips); err != nil {
 		return nil, err
 	}
 	inputs, err := inputsDigest(cfg, tc, stage, &opts)
 	if err != nil {
 		return nil, err
 	}
+	outDir := out.Path()
 	if !opts.Force {
-		if m, rec := upToDate(outDir, inputs); m != nil {
+		if m, rec := upToDate(ctx, outDir, inputs); m != nil {
 			opts.event("output", "%s is up to date (inputs sha256:%s)", outDir, inputs[:16])
 			return &Result{Dir: outDir, Manifest: m, Raised: rec.Raised, UpToDate: true}, nil
 		}
@@ -157,13 +192,16 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		}
 		res, err = opts.BuildKit.resolve(ctx, bk, ws, stage, &opts)
 	} else {
-		resolver := &resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Project: cfg.File, Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}
+		resolver := &resolve.Resolver{Engine: opts.Engine, Image: tc.Image, Project: cfg.File, Owner: opts.Self.String(), Env: opts.ResolveEnv, CABundle: opts.CABundle, Log: opts.Log}
 		if opts.Pin != nil && opts.Pin.Host {
 			resolver.Constraints = resolve.HostConstraints(opts.Pin.Manifest)
 		}
 		res, err = resolver.Run(ctx, ws, stage)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := resolve.StampTimes(stage); err != nil {
 		return nil, err
 	}
 	moduleDiffs, err := checkPinnedModules(opts.Pin, res.Modules)
@@ -187,19 +225,21 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		// A rebuild stamps what was stamped.
 		m.ABIKey, m.Against = p.Manifest.ABIKey, p.Manifest.Against
 	}
-	var out string
+	tmp, err := out.Temp()
+	if err != nil {
+		return nil, err
+	}
 	var kept map[string]manifests.Artifact
 	if opts.BuildKit != nil {
 		opts.event("build", "%d artifacts on BuildKit", len(ws.Packages))
-		out, err = opts.BuildKit.compile(ctx, bk, outDir, ws, stage, m, &opts)
+		err = opts.BuildKit.compile(ctx, bk, tmp, ws, stage, m, &opts)
 	} else {
-		out, kept, err = buildArtifacts(ctx, outDir, ws, stage, tc, m, &opts)
+		kept, err = buildArtifacts(ctx, tmp, outDir, ws, stage, tc, m, &opts)
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(out) // gone after a successful rename
-	if err := inspectArtifacts(out, ws, m, kept); err != nil {
+	if err := inspectArtifacts(ctx, tmp, ws, m, kept); err != nil {
 		return nil, err
 	}
 	opts.event("check", "every plugin against the host and each other")
@@ -209,9 +249,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		if !ok {
 			return nil, &PinError{What: "the --against manifest lists no host", Details: []string{"it must be a released host's manifest"}, hint: "pass the manifest of a host release"}
 		}
-		verdict, err = check.DirAgainst(out, m, host, check.Options{})
+		verdict, err = check.DirAgainst(ctx, tmp, m, host, check.Options{})
 	} else if cfg.Host.Name != "" {
-		verdict, err = check.Dir(out, m, check.Options{})
+		verdict, err = check.Dir(ctx, tmp, m, check.Options{})
 	}
 	if err != nil {
 		return nil, err
@@ -221,14 +261,14 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	} else if err := verdict.Err(); err != nil {
 		return nil, &CheckError{Result: verdict, Err: err}
 	}
-	if err := writeManifest(filepath.Join(out, manifests.FileName), m); err != nil {
+	if err := writeManifest(filepath.Join(tmp, manifests.FileName), m); err != nil {
 		return nil, err
 	}
-	if err := writeInputs(out, inputs, res.Raised); err != nil {
+	if err := writeInputs(ctx, tmp, inputs, res.Raised); err != nil {
 		return nil, err
 	}
-	if err := replaceDir(out, outDir); err != nil {
-		return nil, fmt.Errorf("install output: %w", err)
+	if err := out.Install(tmp); err != nil {
+		return nil, err
 	}
 	opts.event("output", "%s", outDir)
 	return &Result{Dir: outDir, Manifest: m, Raised: res.Raised, ModuleDiffs: moduleDiffs}, nil
@@ -244,7 +284,11 @@ func plan(cfg *config.Config) (*resolve.Workspace, error) {
 		}
 		targets = append(targets, resolve.Target{Name: a.Name, Kind: kind, Dir: cfg.AbsPath(a.Path), Version: a.Version})
 	}
-	return resolve.Discover(targets)
+	var opts []resolve.Option
+	if wf := resolve.FindWorkFile(cfg.Dir); wf != "" {
+		opts = append(opts, resolve.WithWorkFile(wf))
+	}
+	return resolve.Discover(targets, opts...)
 }
 
 // Flags are the go build flags every artifact shares.
@@ -378,23 +422,23 @@ func (e *CompileError) Error() string {
 
 // Hint tells the user what to do.
 func (e *CompileError) Hint() string {
+	if strings.Contains(e.Output, "no space left on device") {
+		return "the Docker engine's disk is full (not your code): free space there (docker system df, docker builder prune) and build again"
+	}
 	return "fix the error the go command reports above; the output directory was left as it was"
 }
 
-// buildArtifacts builds every artifact in one network-less container and
-// returns a fresh directory beside the output directory holding them, and
-// the manifest entries of the last build's artifacts the go command kept.
-func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, stage string, tc *toolchain.Toolchain, m *manifests.Manifest, opts *Options) (string, map[string]manifests.Artifact, error) {
-	tmp, err := newOutputTemp(outDir)
-	if err != nil {
-		return "", nil, err
-	}
+// buildArtifacts builds every artifact in one network-less container into
+// tmp, a new directory beside the output directory outDir, and returns the
+// manifest entries of the last build's artifacts the go command kept.
+func buildArtifacts(ctx context.Context, tmp, outDir string, ws *resolve.Workspace, stage string, tc *toolchain.Toolchain, m *manifests.Manifest, opts *Options) (map[string]manifests.Artifact, error) {
 	var kept map[string]manifests.Artifact
 	env := buildEnv(m)
-	err = container.Use(ctx, opts.Engine, container.Spec{
+	err := container.Use(ctx, opts.Engine, container.Spec{
 		Image:   tc.Image,
 		Step:    "build",
 		Project: opts.project,
+		Owner:   opts.Self.String(),
 		Env:     env,
 		Mounts:  buildMounts(),
 	}, func(c *container.Container) error {
@@ -414,7 +458,7 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 		}
 		var prev map[string]manifests.Artifact
 		if !opts.Force {
-			prev = previousArtifacts(outDir, ws)
+			prev = previousArtifacts(ctx, outDir, ws)
 		}
 		given := sortedKeys(prev)
 		if len(given) > 0 {
@@ -458,10 +502,9 @@ func buildArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace, s
 		return nil
 	})
 	if err != nil {
-		os.RemoveAll(tmp)
-		return "", nil, err
+		return nil, err
 	}
-	return tmp, kept, nil
+	return kept, nil
 }
 
 // buildMounts are the build container's: the Go build cache volume, and
@@ -566,18 +609,6 @@ func hasPlugins(ws *resolve.Workspace) bool {
 	return false
 }
 
-// newOutputTemp is a fresh directory beside outDir to build into.
-func newOutputTemp(outDir string) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(outDir), 0o755); err != nil {
-		return "", fmt.Errorf("output directory: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(outDir), "."+filepath.Base(outDir)+".pbuild-*")
-	if err != nil {
-		return "", fmt.Errorf("output directory: %w", err)
-	}
-	return tmp, nil
-}
-
 // buildEnv is the environment of every compile, on either backend.
 func buildEnv(m *manifests.Manifest) []string {
 	env := []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build"}
@@ -637,13 +668,13 @@ func compile(ctx context.Context, c *container.Container, p resolve.Package, m *
 // inspectArtifacts reads every artifact into the manifest. A kept
 // artifact's entry from the last manifest is used when the file still has
 // its sha256: the entry is a function of the file's bytes.
-func inspectArtifacts(dir string, ws *resolve.Workspace, m *manifests.Manifest, kept map[string]manifests.Artifact) error {
+func inspectArtifacts(ctx context.Context, dir string, ws *resolve.Workspace, m *manifests.Manifest, kept map[string]manifests.Artifact) error {
 	for _, p := range ws.Packages {
 		file := artifactFile(p)
 		a, ok := kept[file]
-		if !ok || !intact(dir, a) {
+		if !ok || !intact(ctx, dir, a) {
 			var err error
-			if a, err = manifests.InspectFile(filepath.Join(dir, filepath.FromSlash(file))); err != nil {
+			if a, err = manifests.InspectFile(ctx, filepath.Join(dir, filepath.FromSlash(file))); err != nil {
 				return err
 			}
 		}
@@ -683,28 +714,4 @@ func writeManifest(file string, m *manifests.Manifest) error {
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	return f.Close()
-}
-
-// replaceDir moves the finished tmp directory to out, replacing what was there.
-func replaceDir(tmp, out string) error {
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	old := ""
-	if _, err := os.Lstat(out); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(out, old); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		if old != "" {
-			os.Rename(old, out)
-		}
-		return err
-	}
-	if old != "" {
-		return os.RemoveAll(old)
-	}
-	return nil
 }

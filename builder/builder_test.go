@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -20,6 +22,8 @@ import (
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/container/containertest"
+	"github.com/pbuild/pbuild/internal/outdir"
+	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/resolve"
 )
@@ -509,7 +513,7 @@ func hostOnlySetup(t *testing.T) (*setup, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := manifests.InspectFile(exe); err != nil {
+	if _, err := manifests.InspectFile(context.Background(), exe); err != nil {
 		t.Skipf("the test binary is not inspectable: %v", err)
 	}
 	y := strings.Replace(greeterYAML, "plugins:\n  - { name: count, path: ./plugins/count }\n  - { name: hello, path: ./plugins/hello }\n  - { name: shout, path: ./plugins/shout }\n", "", 1)
@@ -547,7 +551,7 @@ func TestBuildHostOnly(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(s.root, "dist")); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Errorf("dist mode = %v, %v; want 0755", fi.Mode().Perm(), err)
 	}
-	m, err := manifests.ReadFile(filepath.Join(s.root, "dist", manifests.FileName))
+	m, err := manifests.ReadFile(context.Background(), filepath.Join(s.root, "dist", manifests.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -667,80 +671,24 @@ func TestArtifactFile(t *testing.T) {
 	}
 }
 
-func TestReplaceDir(t *testing.T) {
-	tests := []struct {
-		name     string
-		existing files // nil: no output directory yet
-	}{
-		{"no output directory yet", nil},
-		{"replaces an existing directory", files{"old.txt": "old", "plugins/old.so": "old"}},
-		{"replaces an empty directory", files{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			parent := t.TempDir()
-			out := filepath.Join(parent, "dist")
-			if tt.existing != nil {
-				if err := os.Mkdir(out, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				containertest.WriteFiles(t, out, tt.existing)
-			}
-			tmp, err := os.MkdirTemp(parent, ".dist.pbuild-*")
-			if err != nil {
-				t.Fatal(err)
-			}
-			containertest.WriteFiles(t, tmp, files{"greeter": "new host", "plugins/hello.so": "new plugin"})
-			if err := replaceDir(tmp, out); err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
-				if err == nil && !d.IsDir() {
-					rel, _ := filepath.Rel(out, p)
-					data, _ := os.ReadFile(p)
-					got = append(got, filepath.ToSlash(rel)+"="+string(data))
-				}
-				return nil
-			})
-			if want := []string{"greeter=new host", "plugins/hello.so=new plugin"}; !reflect.DeepEqual(got, want) {
-				t.Errorf("output holds %q, want %q", got, want)
-			}
-			fi, err := os.Stat(out)
-			if err != nil || fi.Mode().Perm() != 0o755 {
-				t.Errorf("output mode %v (%v), want 0755 (MkdirTemp makes 0700)", fi.Mode().Perm(), err)
-			}
-			entries, _ := os.ReadDir(parent)
-			if len(entries) != 1 || entries[0].Name() != "dist" {
-				var names []string
-				for _, e := range entries {
-					names = append(names, e.Name())
-				}
-				t.Errorf("parent holds %v, want only dist", names)
-			}
-		})
-	}
-}
-
-func TestReplaceDirFailureKeepsOutput(t *testing.T) {
-	parent := t.TempDir()
-	out := filepath.Join(parent, "dist")
-	containertest.WriteFiles(t, out, files{"marker": "keep"})
-	err := replaceDir(filepath.Join(parent, ".dist.pbuild-missing"), out)
-	if err == nil {
-		t.Fatal("replaceDir of a missing directory succeeded")
-	}
-	if data, err := os.ReadFile(filepath.Join(out, "marker")); err != nil || string(data) != "keep" {
-		t.Errorf("output lost after a failed replace: %q, %v", data, err)
-	}
-}
-
 func TestBuildOutputInsideModule(t *testing.T) {
 	// The output directory may lie inside an artifact's module: it is
 	// never staged, so neither the containers nor the module's hash see it.
 	y := strings.Replace(greeterYAML, "output: dist\n", "output: host/dist\n", 1)
 	s := newSetup(t, nil, y)
 	containertest.WriteFiles(t, s.root, files{"host/dist/marker": "previous build\n"})
+	if err := owner.Mark(filepath.Join(s.root, "host", "dist"), s.opts.Self, []string{"marker"}); err != nil {
+		t.Fatal(err)
+	}
+	// What a killed build left beside the output: a partial new output,
+	// and the old output moved aside. Neither may be staged.
+	for _, left := range []string{".dist.pbuild-123", ".dist.pbuild-456.old"} {
+		dir := filepath.Join(s.root, "host", left)
+		containertest.WriteFiles(t, dir, files{"plugins/partial.so": "half a plugin"})
+		if err := owner.Mark(dir, deadOwner(t), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if s.cfg.OutputDir() != filepath.Join(s.root, "host", "dist") {
 		t.Fatalf("output dir %s", s.cfg.OutputDir())
 	}
@@ -758,7 +706,7 @@ func TestBuildOutputInsideModule(t *testing.T) {
 			continue
 		}
 		for n := range names {
-			if strings.HasPrefix(n, "/src/host/dist/") {
+			if strings.HasPrefix(n, "/src/host/dist/") || strings.HasPrefix(n, "/src/host/.dist") {
 				t.Errorf("%s copied into container %s", n, c.ID)
 			}
 		}
@@ -802,4 +750,112 @@ func TestLinkerPath(t *testing.T) {
 			t.Errorf("linkerPath(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// deadOwner is a process of this machine that has exited.
+func deadOwner(t *testing.T) owner.ID {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return owner.ID{Machine: self(t).Machine, PID: cmd.Process.Pid, Start: 1}
+}
+
+// TestBuildRefusesOutputsItDidNotMake: an output that is not a directory
+// pbuild made is refused before anything runs, and left as it was.
+func TestBuildRefusesOutputsItDidNotMake(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		output string
+		setup  func(t *testing.T, root string)
+		want   any
+	}{
+		{"a home directory", "home", func(t *testing.T, root string) {
+			containertest.WriteFiles(t, root, files{"home/.ssh/id_ed25519": "secret", "home/notes": "mine"})
+		}, new(*outdir.NotOwnedError)},
+		{"a regular file", "passwd", func(t *testing.T, root string) {
+			containertest.WriteFiles(t, root, files{"passwd": "root:x:0:0"})
+		}, new(*outdir.NotOwnedError)},
+		{"the plugins' sources through a symbolic link", "lnk/plugins", func(t *testing.T, root string) {
+			if err := os.Symlink(".", filepath.Join(root, "lnk")); err != nil {
+				t.Fatal(err)
+			}
+		}, new(*PlacementError)},
+		{"the host module through a symbolic link", "lnk/host", func(t *testing.T, root string) {
+			if err := os.Symlink(".", filepath.Join(root, "lnk")); err != nil {
+				t.Fatal(err)
+			}
+		}, new(*PlacementError)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			y := strings.Replace(greeterYAML, "output: dist\n", "output: "+c.output+"\n", 1)
+			s := newSetup(t, nil, y)
+			c.setup(t, s.root)
+			before := treeOf(t, s.root)
+			_, err := Build(context.Background(), s.cfg, s.opts)
+			if !errors.As(err, c.want) {
+				t.Fatalf("Build = %v, want %T", err, c.want)
+			}
+			if after := treeOf(t, s.root); after != before {
+				t.Errorf("the project changed:\nbefore %s\nafter  %s", before, after)
+			}
+			if n := len(s.eng.Created()); n != 0 {
+				t.Errorf("%d containers started before the output was checked", n)
+			}
+		})
+	}
+}
+
+// treeOf describes every entry below root, links not followed.
+func treeOf(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, _ := d.Info()
+		fmt.Fprintf(&b, "%s %v %d\n", p, fi.Mode(), fi.Size())
+		return nil
+	})
+	return b.String()
+}
+
+// TestBuildSweepsKilledBuilds: a build removes what killed pbuild
+// processes of this machine left (containers, temporary directories), and
+// nothing that running builds or other machines use.
+func TestBuildSweepsKilledBuilds(t *testing.T) {
+	s := newSetup(t, nil, greeterYAML)
+	dead, live, other := deadOwner(t), s.opts.Self, owner.ID{Machine: "000000000000", PID: 1, Start: 1}
+	label := func(o owner.ID) map[string]string {
+		return map[string]string{container.Label: "1", container.Label + ".step": "build", container.OwnerLabel: o.String()}
+	}
+	s.eng.Existing = []container.Summary{{ID: "dead1", Labels: label(dead)}, {ID: "live1", Labels: label(live)}, {ID: "other1", Labels: label(other)}}
+	deadDir, err := owner.MkdirTemp(s.tmp, "pbuild-", dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	containertest.WriteFiles(t, deadDir, files{"stage/host/main.go": "package main"})
+	liveDir, err := owner.MkdirTemp(s.tmp, "pbuild-", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Build(context.Background(), s.cfg, s.opts)
+	var removedExisting []string
+	for _, id := range s.eng.Removed() {
+		if strings.HasSuffix(id, "1") && !strings.HasPrefix(id, "c") {
+			removedExisting = append(removedExisting, id)
+		}
+	}
+	if !slices.Equal(removedExisting, []string{"dead1"}) {
+		t.Errorf("removed %v of the existing containers, want only dead1", removedExisting)
+	}
+	if _, err := os.Stat(deadDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed build's %s is still there", deadDir)
+	}
+	if _, err := os.Stat(liveDir); err != nil {
+		t.Errorf("a live build's directory was removed: %v", err)
+	}
+	s.eng.CheckAllRemoved(t)
 }

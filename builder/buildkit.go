@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	dockerclient "github.com/docker/docker/client"
 	"github.com/moby/buildkit/client"
@@ -57,6 +58,10 @@ func (b *BuildKit) toolchain(ctx context.Context, tc *toolchain.Toolchain) (*bkT
 	return &bkToolchain{tc: buildkitengine.ToolchainOCI(manifest, nil), stores: map[string]string{buildkitengine.OCIStoreID: dir}}, nil
 }
 
+// solveTimeout bounds one Solve, as the Docker engine's calls are bounded:
+// a daemon that stops answering fails the build instead of hanging it.
+const solveTimeout = 2 * time.Hour
+
 // solveAttempts bounds how often a Solve is tried when BuildKit fails in a
 // way that another try gets past (buildkitengine.Transient).
 const solveAttempts = 3
@@ -65,6 +70,8 @@ const solveAttempts = 3
 // tries again after a transient failure of the daemon: what finished is in
 // BuildKit's cache, so another try resumes where the failed one stopped.
 func (b *BuildKit) solve(ctx context.Context, t *bkToolchain, st llb.State, src, out string, opts *Options) error {
+	ctx, cancel := context.WithTimeout(ctx, solveTimeout)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		_, err := buildkitengine.Solve(ctx, b.Client, st, buildkitengine.SolveOptions{
 			LocalDirs:   map[string]string{buildkitengine.SourceContext: src},
@@ -139,7 +146,7 @@ func (b *BuildKit) resolveRound(ctx context.Context, t *bkToolchain, spec buildk
 	if err != nil {
 		return "", nil, err
 	}
-	out, err := os.MkdirTemp(opts.TempDir, "pbuild-resolved-*")
+	out, err := os.MkdirTemp(opts.work, "resolved-*")
 	if err != nil {
 		return "", nil, err
 	}
@@ -173,16 +180,16 @@ func writeStaged(stage, rel string, data []byte) error {
 }
 
 // compile builds every artifact, one Run each without network, and
-// exports them into a fresh directory beside the output directory. As on
+// exports them into tmp, a new directory beside the output directory. As on
 // the Docker backend (compileAll), the host and the first plugin build
 // first, the others when they are done; each Run sees only the part of the
 // workspace its artifact is built from (buildInputs).
-func (b *BuildKit) compile(ctx context.Context, t *bkToolchain, outDir string, ws *resolve.Workspace, stage string, m *manifests.Manifest, opts *Options) (string, error) {
+func (b *BuildKit) compile(ctx context.Context, t *bkToolchain, tmp string, ws *resolve.Workspace, stage string, m *manifests.Manifest, opts *Options) error {
 	var arts []buildkitengine.Artifact
 	for _, p := range ws.Packages {
 		inputs, err := buildInputs(stage, ws, p)
 		if err != nil {
-			return "", err
+			return err
 		}
 		out := "/out/" + artifactFile(p)
 		arts = append(arts, buildkitengine.Artifact{Name: p.Kind + " " + p.Name, Args: goBuildArgs(m.Build, m.ABIKey, p.Kind, out), Dir: path.Join("/src", p.Rel), Out: out, Inputs: inputs})
@@ -193,22 +200,17 @@ func (b *BuildKit) compile(ctx context.Context, t *bkToolchain, outDir string, w
 	}
 	st, err := buildkitengine.Compile(t.tc, buildkitengine.CompileSpec{Source: buildkitengine.Source(), Env: buildEnv(m), Artifacts: arts, First: first, CacheID: CacheVolume})
 	if err != nil {
-		return "", err
-	}
-	tmp, err := newOutputTemp(outDir)
-	if err != nil {
-		return "", err
+		return err
 	}
 	if err := b.solve(ctx, t, st, stage, tmp, opts); err != nil {
-		os.RemoveAll(tmp)
 		var ee *buildkitengine.ExecError
 		if errors.As(err, &ee) {
 			kind, name, _ := strings.Cut(strings.TrimPrefix(ee.Vertex, "build "), " ")
-			return "", &CompileError{Name: name, Kind: kind, Code: ee.ExitCode, Output: ee.Output}
+			return &CompileError{Name: name, Kind: kind, Code: ee.ExitCode, Output: ee.Output}
 		}
-		return "", err
+		return err
 	}
-	return tmp, nil
+	return nil
 }
 
 // buildInputs are the paths of the staged workspace (slash-separated,

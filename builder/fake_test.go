@@ -17,6 +17,7 @@ import (
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/container/containertest"
+	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/toolchain"
 )
 
@@ -386,15 +387,20 @@ func newSetup(t *testing.T, extra files, yamlText string) *setup {
 			defer mu.Unlock()
 			s.events = append(s.events, e)
 		},
-		Log: io.Discard,
+		Log:  io.Discard,
+		Self: self(t),
 	}
 	return s
 }
 
-// withMarker gives the output directory previous contents.
+// withMarker gives the output directory previous contents, as an earlier
+// pbuild made them.
 func (s *setup) withMarker(t *testing.T) {
 	t.Helper()
 	containertest.WriteFiles(t, s.root, files{"dist/marker": "previous build\n", "dist/plugins/old.so": "old"})
+	if err := owner.Mark(filepath.Join(s.root, "dist"), s.opts.Self, []string{"marker", "plugins/old.so"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // checkOutputUntouched fails unless the output directory holds exactly what
@@ -410,7 +416,7 @@ func (s *setup) checkOutputUntouched(t *testing.T) {
 	}
 	var all []string
 	filepath.WalkDir(filepath.Join(s.root, "dist"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+		if err == nil && !d.IsDir() && d.Name() != owner.MarkerFile {
 			rel, _ := filepath.Rel(s.root, p)
 			all = append(all, filepath.ToSlash(rel))
 		}
@@ -436,4 +442,14 @@ func (s *setup) checkNoTemp(t *testing.T) {
 	if left, _ := os.ReadDir(s.tmp); len(left) != 0 {
 		t.Errorf("staging left %d entries in TempDir: %v", len(left), left[0].Name())
 	}
+}
+
+// self is the test process's owner ID.
+func self(t *testing.T) owner.ID {
+	t.Helper()
+	id, err := owner.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -21,6 +21,8 @@ type Pin struct {
 	Host bool
 	// SHA256 is the manifest file's digest, recorded as Against.
 	SHA256 string
+	// Source names the manifest in errors (its file).
+	Source string
 }
 
 // hostArtifact is the pinned manifest's host.
@@ -33,10 +35,18 @@ func (p *Pin) hostArtifact() (manifests.Artifact, bool) {
 	return manifests.Artifact{}, false
 }
 
-// pinConfig is cfg with the toolchain and build settings of the pin.
-func pinConfig(cfg *config.Config, p *Pin, event func(step, format string, args ...any)) *config.Config {
+// Check applies the config's rules to the settings the pin would impose:
+// the manifest is input, and gets the checks a config gets.
+func (p *Pin) Check() error {
+	_, err := pinConfig(&config.Config{}, p, func(string, string, ...any) {})
+	return err
+}
+
+// pinConfig is cfg with the toolchain and build settings of the pin. The
+// manifest is input: its settings get the config's checks first.
+func pinConfig(cfg *config.Config, p *Pin, event func(step, format string, args ...any)) (*config.Config, error) {
 	if p == nil {
-		return cfg
+		return cfg, nil
 	}
 	c := *cfg
 	m := p.Manifest
@@ -55,7 +65,10 @@ func pinConfig(cfg *config.Config, p *Pin, event func(step, format string, args 
 		}
 	}
 	c.Build = config.Build{Tags: append([]string(nil), m.Build.Tags...), Ldflags: m.Build.Ldflags, Env: env}
-	return &c
+	if err := config.CheckSettings(p.Source, c.Toolchain, c.Build); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // PinError is a build that cannot keep to its pin.

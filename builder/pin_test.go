@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 func pinned() *manifests.Manifest {
 	return &manifests.Manifest{
 		ABIKey:    "sha256:" + strings.Repeat("a", 64),
-		Toolchain: manifests.Toolchain{Go: "go1.24.4", ModuleSum: "h1:tc", BaseImage: "pbuild/base:bookworm", CC: "cc 12"},
+		Toolchain: manifests.Toolchain{Go: "go1.24.4", ModuleSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", BaseImage: "pbuild/base:bookworm", CC: "cc 12"},
 		Build:     manifests.Build{Flags: Flags(), Tags: []string{"x"}, Ldflags: "-s", Env: map[string]string{"CGO_ENABLED": "1", "GOAMD64": "v3"}},
 		Modules: []manifests.Module{
 			{Path: "example.com/api", Local: true, Dir: "api", Sum: "h1:api"},
@@ -28,8 +29,11 @@ func pinned() *manifests.Manifest {
 func TestPinConfig(t *testing.T) {
 	cfg := &config.Config{Toolchain: config.Toolchain{Go: "1.24.3", Base: "other"}, Build: config.Build{Tags: []string{"y"}}}
 	var events []string
-	got := pinConfig(cfg, &Pin{Manifest: pinned()}, func(step, format string, args ...any) { events = append(events, step) })
-	if got.Toolchain != (config.Toolchain{Go: "1.24.4", Base: "pbuild/base:bookworm", Sum: "h1:tc"}) {
+	got, err := pinConfig(cfg, &Pin{Manifest: pinned()}, func(step, format string, args ...any) { events = append(events, step) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Toolchain != (config.Toolchain{Go: "1.24.4", Base: "pbuild/base:bookworm", Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}) {
 		t.Errorf("toolchain %+v", got.Toolchain)
 	}
 	if !reflect.DeepEqual(got.Build, config.Build{Tags: []string{"x"}, Ldflags: "-s", Env: map[string]string{"GOAMD64": "v3"}}) {
@@ -38,8 +42,37 @@ func TestPinConfig(t *testing.T) {
 	if cfg.Toolchain.Go != "1.24.3" || len(events) != 1 {
 		t.Errorf("the caller's config changed (%+v) or no event (%v)", cfg.Toolchain, events)
 	}
-	if pinConfig(cfg, nil, nil) != cfg {
+	if c, err := pinConfig(cfg, nil, nil); c != cfg || err != nil {
 		t.Error("no pin must leave the config alone")
+	}
+}
+
+// TestPinConfigRefusesWhatAConfigMayNotSay: a manifest is input; its
+// settings get the config's checks (a rebuild ran GOFLAGS=-toolexec=... from
+// a manifest's build.env).
+func TestPinConfigRefusesWhatAConfigMayNotSay(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		edit  func(m *manifests.Manifest)
+		field string
+	}{
+		{"GOFLAGS in env", func(m *manifests.Manifest) { m.Build.Env["GOFLAGS"] = "-toolexec=/bin/false" }, "build.env"},
+		{"PATH in env", func(m *manifests.Manifest) { m.Build.Env["PATH"] = "/nonexistent" }, "build.env"},
+		{"bad env name", func(m *manifests.Manifest) { m.Build.Env["A B"] = "x" }, "build.env"},
+		{"bad tag", func(m *manifests.Manifest) { m.Build.Tags = []string{"a,b"} }, "build.tags[0]"},
+		{"bad go version", func(m *manifests.Manifest) { m.Toolchain.Go = "go1.24.4; rm -rf /" }, "toolchain.go"},
+		{"bad base", func(m *manifests.Manifest) { m.Toolchain.BaseImage = "a b" }, "toolchain.base"},
+		{"bad sum", func(m *manifests.Manifest) { m.Toolchain.ModuleSum = "h1:x" }, "toolchain.sum"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := pinned()
+			c.edit(m)
+			_, err := pinConfig(&config.Config{}, &Pin{Manifest: m, Source: "pbuild.manifest.json"}, func(string, string, ...any) {})
+			var ce *config.Error
+			if !errors.As(err, &ce) || ce.Field != c.field || ce.File != "pbuild.manifest.json" {
+				t.Fatalf("got %v, want a config.Error for %s", err, c.field)
+			}
+		})
 	}
 }
 

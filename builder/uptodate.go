@@ -2,6 +2,7 @@ package builder
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/digest"
+	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/resolve"
 	"github.com/pbuild/pbuild/toolchain"
@@ -71,8 +73,8 @@ func inputsDigest(cfg *config.Config, tc *toolchain.Toolchain, stage string, opt
 // upToDate returns the output directory's manifest, and what its build
 // recorded, when the build that made it had these inputs and every artifact
 // is still as recorded; nil when the build must run.
-func upToDate(outDir, inputs string) (*manifests.Manifest, *recordedInputs) {
-	data, err := os.ReadFile(filepath.Join(outDir, InputsFile))
+func upToDate(ctx context.Context, outDir, inputs string) (*manifests.Manifest, *recordedInputs) {
+	data, err := safefile.ReadFile(ctx, outDir, InputsFile, 1<<20)
 	if err != nil {
 		return nil, nil
 	}
@@ -80,7 +82,7 @@ func upToDate(outDir, inputs string) (*manifests.Manifest, *recordedInputs) {
 	if json.Unmarshal(data, &rec) != nil || rec.Inputs != inputs {
 		return nil, nil
 	}
-	mdata, err := os.ReadFile(filepath.Join(outDir, manifests.FileName))
+	mdata, err := safefile.ReadFile(ctx, outDir, manifests.FileName, manifests.MaxSize)
 	if err != nil {
 		return nil, nil
 	}
@@ -93,7 +95,7 @@ func upToDate(outDir, inputs string) (*manifests.Manifest, *recordedInputs) {
 		return nil, nil
 	}
 	for _, a := range m.Artifacts {
-		if !intact(outDir, a) {
+		if !intact(ctx, outDir, a) {
 			return nil, nil
 		}
 	}
@@ -102,19 +104,18 @@ func upToDate(outDir, inputs string) (*manifests.Manifest, *recordedInputs) {
 
 // intact reports whether an artifact's file in dir is the one its manifest
 // entry records.
-func intact(dir string, a manifests.Artifact) bool {
-	file := filepath.Join(dir, filepath.FromSlash(a.File))
-	fi, err := os.Lstat(file)
+func intact(ctx context.Context, dir string, a manifests.Artifact) bool {
+	fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(a.File)))
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != a.Size {
 		return false
 	}
-	got, err := digest.File(file)
+	got, err := safefile.Digest(ctx, dir, a.File, a.Size)
 	return err == nil && got == a.SHA256
 }
 
 // writeInputs records the inputs of the build whose manifest is in dir.
-func writeInputs(dir, inputs string, raised []resolve.Raised) error {
-	sum, err := digest.File(filepath.Join(dir, manifests.FileName))
+func writeInputs(ctx context.Context, dir, inputs string, raised []resolve.Raised) error {
+	sum, err := digest.FileContext(ctx, filepath.Join(dir, manifests.FileName))
 	if err != nil {
 		return fmt.Errorf("record inputs: %w", err)
 	}
@@ -136,8 +137,8 @@ func writeInputs(dir, inputs string, raised []resolve.Raised) error {
 // Only the files this build makes are given, so a plugin dropped from the
 // config does not come back. They are returned with their manifest entries,
 // by file.
-func previousArtifacts(outDir string, ws *resolve.Workspace) map[string]manifests.Artifact {
-	m, err := manifests.ReadFile(filepath.Join(outDir, manifests.FileName))
+func previousArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace) map[string]manifests.Artifact {
+	m, err := manifests.ReadFile(ctx, filepath.Join(outDir, manifests.FileName))
 	if err != nil {
 		return nil
 	}
@@ -147,7 +148,7 @@ func previousArtifacts(outDir string, ws *resolve.Workspace) map[string]manifest
 	}
 	files := map[string]manifests.Artifact{}
 	for _, a := range m.Artifacts {
-		if wanted[a.File] && intact(outDir, a) {
+		if wanted[a.File] && intact(ctx, outDir, a) {
 			files[a.File] = a
 		}
 	}

@@ -119,7 +119,7 @@ func TestBuildUpToDate(t *testing.T) {
 			if seeded != tt.seeded {
 				t.Errorf("build container given the last host: %v, want %v", seeded, tt.seeded)
 			}
-			if m, _ := upToDate(filepath.Join(s.root, "dist"), "x"); m != nil {
+			if m, _ := upToDate(context.Background(), filepath.Join(s.root, "dist"), "x"); m != nil {
 				t.Error("an output directory is up to date for other inputs")
 			}
 			// The rebuilt directory is up to date again for a third build.
@@ -142,14 +142,14 @@ func TestPreviousArtifactsOnlyThisBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sortedKeys(previousArtifacts(dist, ws)); !slices.Equal(got, []string{"greeter"}) {
+	if got := sortedKeys(previousArtifacts(context.Background(), dist, ws)); !slices.Equal(got, []string{"greeter"}) {
 		t.Errorf("previousArtifacts = %q, want [greeter]", got)
 	}
 	ws.Packages[0].Name = "renamed"
-	if got := previousArtifacts(dist, ws); len(got) != 0 {
+	if got := previousArtifacts(context.Background(), dist, ws); len(got) != 0 {
 		t.Errorf("previousArtifacts for a renamed host = %v, want none", sortedKeys(got))
 	}
-	if got := previousArtifacts(t.TempDir(), ws); len(got) != 0 {
+	if got := previousArtifacts(context.Background(), t.TempDir(), ws); len(got) != 0 {
 		t.Errorf("previousArtifacts of an empty directory = %v", sortedKeys(got))
 	}
 }

@@ -3,26 +3,29 @@ package bundle
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pbuild/pbuild/internal/safefile"
 )
 
-// member is one regular file of a bundle's archive: read from Path, or
-// Data when Path is empty.
+// member is one regular file of a bundle's archive: the file Name in the
+// directory Dir, or Data when Dir is empty.
 type member struct {
-	Name   string // slash path below the top directory
-	Path   string
+	Name   string // slash path below the top directory, and inside Dir
+	Dir    string
 	Data   []byte
 	Mode   int64  // 0o755 or 0o644
-	Size   int64  // expected size (Path only)
-	SHA256 string // expected lowercase hex sha256 (Path only)
+	Size   int64  // expected size (Dir only)
+	SHA256 string // expected lowercase hex sha256 (Dir only)
 }
 
 // MismatchError is a dist file that is not what its manifest says.
@@ -43,7 +46,7 @@ func (e *MismatchError) Hint() string {
 // writeArchive writes members as a deterministic gzip-compressed tar stream
 // below the directory top: directories first where they are parents, all
 // entries sorted by name, owner 0:0 without names, every mtime mtime.
-func writeArchive(w io.Writer, top string, members []member, mtime time.Time) error {
+func writeArchive(ctx context.Context, w io.Writer, top string, members []member, mtime time.Time) error {
 	mtime = time.Unix(mtime.Unix(), 0)
 	type ent struct {
 		name string
@@ -78,7 +81,7 @@ func writeArchive(w io.Writer, top string, members []member, mtime time.Time) er
 			}
 			continue
 		}
-		if err := writeMember(tw, hdr, e.m); err != nil {
+		if err := writeMember(ctx, tw, hdr, e.m); err != nil {
 			return err
 		}
 	}
@@ -89,10 +92,11 @@ func writeArchive(w io.Writer, top string, members []member, mtime time.Time) er
 }
 
 // writeMember writes one file, checking a dist file's size and sha256
-// against the manifest as it is copied.
-func writeMember(tw *tar.Writer, hdr *tar.Header, m *member) error {
+// against the manifest as it is copied. A dist file is read only as a
+// regular file inside the dist.
+func writeMember(ctx context.Context, tw *tar.Writer, hdr *tar.Header, m *member) error {
 	hdr.Typeflag, hdr.Mode = tar.TypeReg, m.Mode
-	if m.Path == "" {
+	if m.Dir == "" {
 		hdr.Size = int64(len(m.Data))
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
@@ -100,28 +104,29 @@ func writeMember(tw *tar.Writer, hdr *tar.Header, m *member) error {
 		_, err := tw.Write(m.Data)
 		return err
 	}
-	f, err := os.Open(m.Path)
+	f, err := safefile.Open(ctx, m.Dir, m.Name, safefile.NoLimit)
+	var fe *safefile.Error
+	if errors.As(err, &fe) {
+		return &MismatchError{File: m.Name, Have: strings.TrimPrefix(fe.Detail, "is "), Want: "a regular file in the dist"}
+	}
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return &MismatchError{File: m.Name, Have: "not a regular file", Want: "a file"}
-	}
-	if fi.Size() != m.Size {
-		return &MismatchError{File: m.Name, Have: fmt.Sprintf("%d bytes", fi.Size()), Want: fmt.Sprintf("%d bytes", m.Size)}
+	if f.Size() != m.Size {
+		return &MismatchError{File: m.Name, Have: fmt.Sprintf("%d bytes", f.Size()), Want: fmt.Sprintf("%d bytes", m.Size)}
 	}
 	hdr.Size = m.Size
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
 	h := sha256.New()
-	if _, err := io.CopyN(io.MultiWriter(tw, h), f, m.Size); err != nil {
-		return fmt.Errorf("read %s: %w", m.Path, err)
+	n, err := safefile.Copy(ctx, io.MultiWriter(tw, h), io.LimitReader(f, m.Size))
+	if err == nil && n != m.Size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Name(), err)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != m.SHA256 {
 		return &MismatchError{File: m.Name, Have: "sha256 " + sum, Want: "sha256 " + m.SHA256}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -27,7 +28,7 @@ func TestCreateIsReproducible(t *testing.T) {
 	for i := range 2 {
 		// Each run from its own copy of the dist, into its own directory.
 		opts.OutDir = filepath.Join(t.TempDir(), "release")
-		res, err := Create(writeDist(t, m), opts)
+		res, err := Create(context.Background(), writeDist(t, m), opts)
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
@@ -55,7 +56,7 @@ func TestCreateIsReproducible(t *testing.T) {
 	// Another time gives another archive.
 	opts.OutDir = t.TempDir()
 	opts.Time = opts.Time.Add(time.Second)
-	if _, err := Create(writeDist(t, m), opts); err != nil {
+	if _, err := Create(context.Background(), writeDist(t, m), opts); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Equal(mustRead(t, filepath.Join(outs[0], names[0])), mustRead(t, filepath.Join(opts.OutDir, names[0]))) {
@@ -137,7 +138,7 @@ func TestChecksumsFile(t *testing.T) {
 	// one's lines, and both verify.
 	opts := testOptions(out)
 	opts.Version = "1.3.0"
-	res2, err := Create(writeDist(t, testManifest()), opts)
+	res2, err := Create(context.Background(), writeDist(t, testManifest()), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,13 +147,13 @@ func TestChecksumsFile(t *testing.T) {
 		t.Fatalf("merged checksums: %v, %v", sums, err)
 	}
 	for _, r := range []*Result{res, res2} {
-		if _, err := Verify(r.Archive, VerifyOptions{PublicKey: testKey(1).Public().(ed25519.PublicKey)}); err != nil {
+		if _, err := Verify(context.Background(), r.Archive, VerifyOptions{PublicKey: testKey(1).Public().(ed25519.PublicKey)}); err != nil {
 			t.Errorf("Verify %s: %v", r.Base, err)
 		}
 	}
 	// A downloaded single bundle verifies without the others' files.
 	os.Remove(res2.Archive)
-	if _, err := Verify(res.Archive, VerifyOptions{}); err != nil {
+	if _, err := Verify(context.Background(), res.Archive, VerifyOptions{}); err != nil {
 		t.Errorf("Verify without the other bundle: %v", err)
 	}
 }
@@ -190,7 +191,7 @@ func TestVerify(t *testing.T) {
 	var checkedDir string
 	opts := VerifyOptions{
 		PublicKey: testKey(1).Public().(ed25519.PublicKey),
-		Check: func(dir string, m *manifests.Manifest) (string, error) {
+		Check: func(_ context.Context, dir string, m *manifests.Manifest) (string, error) {
 			checkedDir = dir
 			if _, err := os.Stat(filepath.Join(dir, "plugins", "hello.so")); err != nil {
 				t.Errorf("check: %v", err)
@@ -201,7 +202,7 @@ func TestVerify(t *testing.T) {
 			return "all 2 plugins load into the host", nil
 		},
 	}
-	rep, err := Verify(res.Archive, opts)
+	rep, err := Verify(context.Background(), res.Archive, opts)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -223,7 +224,7 @@ func TestVerify(t *testing.T) {
 	}
 
 	// Without a key the signature is not checked, and the report says so.
-	rep, err = Verify(res.Archive, VerifyOptions{})
+	rep, err = Verify(context.Background(), res.Archive, VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,10 +233,10 @@ func TestVerify(t *testing.T) {
 	}
 
 	// A failing check fails the bundle with its report.
-	opts.Check = func(string, *manifests.Manifest) (string, error) {
+	opts.Check = func(context.Context, string, *manifests.Manifest) (string, error) {
 		return "FAIL plugins/hello.so", errors.New("check: 1 of 2 plugins cannot load into the host")
 	}
-	_, err = Verify(res.Archive, opts)
+	_, err = Verify(context.Background(), res.Archive, opts)
 	var ve *VerifyError
 	if !errors.As(err, &ve) || ve.Step != StepCheck || ve.Detail != "FAIL plugins/hello.so" {
 		t.Errorf("failing check: %v", err)
@@ -246,8 +247,8 @@ func TestVerifyInput(t *testing.T) {
 	res, out := newBundle(t)
 	var ie *InputError
 	for _, p := range []string{filepath.Join(out, "missing.tar.gz"), res.SBOM, out + "/.tar.gz", out} {
-		if _, err := Verify(p, VerifyOptions{}); !errors.As(err, &ie) {
-			t.Errorf("Verify(%s) = %v, want an InputError", p, err)
+		if _, err := Verify(context.Background(), p, VerifyOptions{}); !errors.As(err, &ie) {
+			t.Errorf("Verify(context.Background(), %s) = %v, want an InputError", p, err)
 		}
 	}
 }
@@ -430,7 +431,7 @@ func TestVerifyTampered(t *testing.T) {
 			if tt.noKey {
 				opts.PublicKey = nil
 			}
-			rep, err := Verify(res.Archive, opts)
+			rep, err := Verify(context.Background(), res.Archive, opts)
 			var ve *VerifyError
 			if !errors.As(err, &ve) {
 				t.Fatalf("Verify = %v, want a VerifyError", err)
@@ -462,7 +463,7 @@ func otherHexDigit(c byte) byte {
 func rewriteArchive(t *testing.T, res *Result, change func(name string, data []byte) []byte, extra ...string) {
 	t.Helper()
 	dir := t.TempDir()
-	contents, err := Extract(bytes.NewReader(mustRead(t, res.Archive)), dir, ExtractOptions{})
+	contents, err := Extract(context.Background(), bytes.NewReader(mustRead(t, res.Archive)), dir, ExtractOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +480,7 @@ func rewriteArchive(t *testing.T, res *Result, change func(name string, data []b
 		members = append(members, member{Name: name, Data: []byte("extra"), Mode: 0o755})
 	}
 	var buf bytes.Buffer
-	if err := writeArchive(&buf, res.Base, members, time.Unix(0, 0)); err != nil {
+	if err := writeArchive(context.Background(), &buf, res.Base, members, time.Unix(0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(res.Archive, buf.Bytes(), 0o644); err != nil {
@@ -535,7 +536,7 @@ func TestCreateRefuses(t *testing.T) {
 				m.Artifacts[1].File = "../hello.so"
 				rewriteManifest(t, dist, m)
 			},
-			want: &InputError{}, msg: `file "../hello.so" is not a clean relative path`,
+			want: &InputError{}, msg: `artifacts[1].file: "../hello.so" leaves the output directory`,
 		},
 		{
 			name: "bad checksums.txt in the output",
@@ -552,7 +553,7 @@ func TestCreateRefuses(t *testing.T) {
 			opts := testOptions(t.TempDir())
 			tt.change(t, dist, m, &opts)
 			before := listDir(t, opts.OutDir)
-			_, err := Create(dist, opts)
+			_, err := Create(context.Background(), dist, opts)
 			if err == nil || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("Create = %v, want an error containing %q", err, tt.msg)
 			}
@@ -607,7 +608,7 @@ func listDir(t *testing.T, dir string) []string {
 func TestNameDefaultsAndChecks(t *testing.T) {
 	opts := testOptions(t.TempDir())
 	opts.Name = "greeter-pro"
-	res, err := Create(writeDist(t, testManifest()), opts)
+	res, err := Create(context.Background(), writeDist(t, testManifest()), opts)
 	if err != nil || res.Base != "greeter-pro_1.2.0_linux_amd64" {
 		t.Fatalf("Create = %+v, %v", res, err)
 	}

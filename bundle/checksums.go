@@ -8,6 +8,10 @@ import (
 	"strings"
 )
 
+// maxChecksumsSize bounds the checksums file pbuild reads: tens of
+// thousands of lines.
+const maxChecksumsSize = 4 << 20
+
 // Checksums maps file names (no directories) to lowercase hex sha256.
 type Checksums map[string]string
 

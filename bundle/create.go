@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,13 +11,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
 	"time"
 
+	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/sign"
 )
@@ -74,9 +73,11 @@ func inputErrorf(format string, args ...any) error {
 // manifest while archiving it and writes the archive, the SBOM, the
 // attestation and checksums.txt into opts.OutDir. Entries of other files
 // already in the directory's checksums.txt are kept. On any error nothing
-// in OutDir is changed (save a directory made for it).
-func Create(dist string, opts Options) (*Result, error) {
-	manifestData, err := os.ReadFile(filepath.Join(dist, manifests.FileName))
+// in OutDir is changed (save a directory made for it). The manifest and
+// the artifacts are read only as regular files inside dist, with ctx
+// honoured.
+func Create(ctx context.Context, dist string, opts Options) (*Result, error) {
+	manifestData, err := safefile.ReadFile(ctx, dist, manifests.FileName, manifests.MaxSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, inputErrorf("bundle: %s has no %s: build it first with `pbuild build`", dist, manifests.FileName)
@@ -108,7 +109,7 @@ func Create(dist string, opts Options) (*Result, error) {
 	members := []member{{Name: manifests.FileName, Data: manifestData, Mode: 0o644}}
 	for _, a := range m.Artifacts {
 		members = append(members, member{
-			Name: a.File, Path: filepath.Join(dist, filepath.FromSlash(a.File)),
+			Name: a.File, Dir: dist,
 			Mode: 0o755, Size: a.Size, SHA256: a.SHA256,
 		})
 	}
@@ -123,7 +124,7 @@ func Create(dist string, opts Options) (*Result, error) {
 	var archiveSum string
 	if err := out.add(base+ArchiveSuffix, func(w io.Writer) error {
 		h := sha256.New()
-		if err := writeArchive(io.MultiWriter(w, h), base, members, opts.Time); err != nil {
+		if err := writeArchive(ctx, io.MultiWriter(w, h), base, members, opts.Time); err != nil {
 			return err
 		}
 		archiveSum = hex.EncodeToString(h.Sum(nil))
@@ -163,7 +164,7 @@ func Create(dist string, opts Options) (*Result, error) {
 	}
 	sums[base+AttestationSuffix] = sha256Hex(envData)
 
-	all, err := mergeChecksums(filepath.Join(opts.OutDir, ChecksumsFile), sums)
+	all, err := mergeChecksums(ctx, opts.OutDir, sums)
 	if err != nil {
 		return nil, err
 	}
@@ -181,37 +182,13 @@ func Create(dist string, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// checkManifest checks what Create relies on: one host, plain platform
-// words, artifact files that are clean relative paths, listed once.
+// checkManifest checks what a bundle needs beyond a valid manifest (Read
+// validated the platform words, the artifacts' files and sums): a host.
 func checkManifest(m *manifests.Manifest) error {
-	if err := checkPlatform("goos", m.Toolchain.GOOS); err != nil {
-		return err
-	}
-	if err := checkPlatform("goarch", m.Toolchain.GOARCH); err != nil {
-		return err
-	}
 	hosts := 0
-	files := map[string]bool{manifests.FileName: true}
 	for _, a := range m.Artifacts {
 		if a.Kind == manifests.KindHost {
 			hosts++
-		}
-		if !fs.ValidPath(a.File) || a.File == "." {
-			return fmt.Errorf("artifact %s: file %q is not a clean relative path", a.Name, a.File)
-		}
-		if files[a.File] {
-			return fmt.Errorf("artifact %s: file %q is listed twice", a.Name, a.File)
-		}
-		files[a.File] = true
-		if !isHexSHA256(a.SHA256) {
-			return fmt.Errorf("artifact %s: sha256 %q is not 64 lowercase hex digits", a.Name, a.SHA256)
-		}
-	}
-	for _, f := range slices.Sorted(maps.Keys(files)) {
-		for d := path.Dir(f); d != "."; d = path.Dir(d) {
-			if files[d] {
-				return fmt.Errorf("file %q is inside file %q", f, d)
-			}
 		}
 	}
 	if hosts != 1 {
@@ -229,10 +206,11 @@ func hostOf(m *manifests.Manifest) manifests.Artifact {
 	return manifests.Artifact{}
 }
 
-// mergeChecksums adds sums to the entries of the checksums file at path,
+// mergeChecksums adds sums to the entries of the checksums file in dir,
 // when there is one, replacing entries of the same names.
-func mergeChecksums(path string, sums Checksums) (Checksums, error) {
-	data, err := os.ReadFile(path)
+func mergeChecksums(ctx context.Context, dir string, sums Checksums) (Checksums, error) {
+	path := filepath.Join(dir, ChecksumsFile)
+	data, err := safefile.ReadFile(ctx, dir, ChecksumsFile, maxChecksumsSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return sums, nil
 	}

@@ -19,9 +19,16 @@
 // that failed: the checksums, the attestation's signature and subjects, a
 // safe extraction (Extract), the manifest against the extracted files, the
 // SBOM against the bundle, and finally a compatibility check supplied by the
-// caller. Extract is also usable on its own: it refuses absolute paths, "..",
-// links, devices, duplicate entries, oversized or truncated archives, and
-// never writes outside its target directory.
+// caller. Every file Verify reads (checksums.txt, the files it lists, the
+// SBOM, the attestation, the archive) is read from the archive's directory
+// through package safefile: only a regular file inside that directory,
+// within a limit, so a named pipe, a device or a symbolic link leading out
+// fails the step with the file named instead of hanging or reading
+// elsewhere; and Verify stops when its context is cancelled. Create reads
+// the dist's manifest and artifacts the same way. Extract is also usable on
+// its own: it refuses absolute paths, "..", links, devices, duplicate
+// entries, oversized or truncated archives, and never writes outside its
+// target directory.
 //
 // The package reads no environment: the time, key and tool version are
 // options.

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/pbuild/pbuild/internal/safefile"
 )
 
 // Default limits of Extract.
@@ -78,8 +81,9 @@ type Contents struct {
 // no name twice; no entry over the limits; no data after the end of the
 // archive, and a complete gzip stream with a valid checksum. All paths are
 // resolved inside dst (os.Root), so nothing is written outside it, even when
-// dst holds links. On an error, what was extracted so far stays in dst.
-func Extract(r io.Reader, dst string, opts ExtractOptions) (*Contents, error) {
+// dst holds links. It stops with the context's error when ctx is cancelled.
+// On an error, what was extracted so far stays in dst.
+func Extract(ctx context.Context, r io.Reader, dst string, opts ExtractOptions) (*Contents, error) {
 	opts.defaults()
 	root, err := os.OpenRoot(dst)
 	if err != nil {
@@ -98,6 +102,9 @@ func Extract(r io.Reader, dst string, opts ExtractOptions) (*Contents, error) {
 	tr := tar.NewReader(cr)
 	var dataEnd int64 // offset after the last entry's data and padding
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			// tar.Reader also stops cleanly at a block boundary without the
@@ -111,11 +118,11 @@ func Extract(r io.Reader, dst string, opts ExtractOptions) (*Contents, error) {
 			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 		dataEnd = cr.n + (hdr.Size+511)/512*512
-		if err := x.entry(hdr, tr); err != nil {
+		if err := x.entry(ctx, hdr, tr); err != nil {
 			return nil, err
 		}
 	}
-	if err := drain(zr, br); err != nil {
+	if err := drain(ctx, zr, br); err != nil {
 		return nil, err
 	}
 	return x.contents, nil
@@ -135,10 +142,13 @@ func (o *ExtractOptions) defaults() {
 
 // drain reads what follows the end-of-archive marker: zero padding, then
 // the end of the gzip member (which checks its CRC and size), then nothing.
-func drain(zr *gzip.Reader, br *bufio.Reader) error {
+func drain(ctx context.Context, zr *gzip.Reader, br *bufio.Reader) error {
 	buf := make([]byte, 32<<10)
 	var n int64
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		k, err := zr.Read(buf)
 		for _, b := range buf[:k] {
 			if b != 0 {
@@ -181,7 +191,7 @@ type extractor struct {
 	contents *Contents
 }
 
-func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
+func (x *extractor) entry(ctx context.Context, hdr *tar.Header, r io.Reader) error {
 	if len(x.seen) >= x.opts.MaxEntries {
 		return fmt.Errorf("%w: more than %d entries", ErrTooLarge, x.opts.MaxEntries)
 	}
@@ -217,7 +227,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if x.total += hdr.Size; x.total > x.opts.MaxTotalSize {
 		return fmt.Errorf("%w: the files are over the limit of %d bytes in all", ErrTooLarge, x.opts.MaxTotalSize)
 	}
-	f, err := x.file(name, hdr, r)
+	f, err := x.file(ctx, name, hdr, r)
 	if err != nil {
 		return err
 	}
@@ -298,7 +308,7 @@ func (x *extractor) mkdirAll(dir string) error {
 }
 
 // file writes a regular file, which must not exist yet.
-func (x *extractor) file(name string, hdr *tar.Header, r io.Reader) (File, error) {
+func (x *extractor) file(ctx context.Context, name string, hdr *tar.Header, r io.Reader) (File, error) {
 	if err := x.mkdirAll(path.Dir(name)); err != nil {
 		return File{}, err
 	}
@@ -316,7 +326,7 @@ func (x *extractor) file(name string, hdr *tar.Header, r io.Reader) (File, error
 	}
 	h := sha256.New()
 	src := &errReader{r: r}
-	n, err := io.Copy(io.MultiWriter(f, h), src)
+	n, err := safefile.Copy(ctx, io.MultiWriter(f, h), src)
 	if err == nil {
 		err = f.Chmod(mode) // the umask may have narrowed it
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -70,7 +71,7 @@ func gz(t testing.TB, data []byte) []byte {
 func TestExtract(t *testing.T) {
 	res, _ := newBundle(t)
 	dst := t.TempDir()
-	contents, err := Extract(bytes.NewReader(mustRead(t, res.Archive)), dst, ExtractOptions{Top: res.Base})
+	contents, err := Extract(context.Background(), bytes.NewReader(mustRead(t, res.Archive)), dst, ExtractOptions{Top: res.Base})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestExtractRefuses(t *testing.T) {
 			if err := os.Mkdir(dst, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Extract(bytes.NewReader(tt.archive), dst, ExtractOptions{Top: "top", MaxFileSize: 1 << 20})
+			_, err := Extract(context.Background(), bytes.NewReader(tt.archive), dst, ExtractOptions{Top: "top", MaxFileSize: 1 << 20})
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("Extract = %v, want %v containing %q", err, tt.want, tt.msg)
 			}
@@ -186,12 +187,12 @@ func TestExtractLimits(t *testing.T) {
 		{ExtractOptions{MaxFileSize: 4}, `"top/fa" is 5 bytes, over the limit of 4`},
 		{ExtractOptions{MaxTotalSize: 24}, "over the limit of 24 bytes in all"},
 	} {
-		_, err := Extract(bytes.NewReader(archive), t.TempDir(), tt.opts)
+		_, err := Extract(context.Background(), bytes.NewReader(archive), t.TempDir(), tt.opts)
 		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%+v: %v, want %q", tt.opts, err, tt.msg)
 		}
 	}
-	if _, err := Extract(bytes.NewReader(archive), t.TempDir(), ExtractOptions{MaxEntries: 6, MaxFileSize: 5, MaxTotalSize: 25}); err != nil {
+	if _, err := Extract(context.Background(), bytes.NewReader(archive), t.TempDir(), ExtractOptions{MaxEntries: 6, MaxFileSize: 5, MaxTotalSize: 25}); err != nil {
 		t.Errorf("at the limits: %v", err)
 	}
 }
@@ -207,7 +208,7 @@ func TestExtractIntoLinks(t *testing.T) {
 	if err := os.Symlink(out, filepath.Join(dst, "top")); err != nil {
 		t.Skip(err)
 	}
-	_, err := Extract(bytes.NewReader(tarball(t, []entry{file("top/x", "evil")})), dst, ExtractOptions{})
+	_, err := Extract(context.Background(), bytes.NewReader(tarball(t, []entry{file("top/x", "evil")})), dst, ExtractOptions{})
 	if err == nil {
 		t.Errorf("Extract followed a link out of the target")
 	}
@@ -215,8 +216,17 @@ func TestExtractIntoLinks(t *testing.T) {
 		t.Errorf("written through the link: %v", entries)
 	}
 	os.WriteFile(filepath.Join(dst, "mine"), []byte("keep"), 0o644)
-	_, err = Extract(bytes.NewReader(tarball(t, []entry{file("mine", "evil")})), dst, ExtractOptions{})
+	_, err = Extract(context.Background(), bytes.NewReader(tarball(t, []entry{file("mine", "evil")})), dst, ExtractOptions{})
 	if !errors.Is(err, ErrUnsafeEntry) || string(mustRead(t, filepath.Join(dst, "mine"))) != "keep" {
 		t.Errorf("Extract over an existing file: %v", err)
+	}
+}
+
+func TestExtractCancelled(t *testing.T) {
+	res, _ := newBundle(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Extract(ctx, bytes.NewReader(mustRead(t, res.Archive)), t.TempDir(), ExtractOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Extract with a cancelled context = %v, want context.Canceled", err)
 	}
 }

@@ -3,6 +3,7 @@ package bundle
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,7 +38,7 @@ func FuzzReadBundle(f *testing.F) {
 		if err := os.Mkdir(dst, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		contents, err := Extract(bytes.NewReader(data), dst, ExtractOptions{MaxFileSize: 1 << 20, MaxTotalSize: 4 << 20, MaxEntries: 200})
+		contents, err := Extract(context.Background(), bytes.NewReader(data), dst, ExtractOptions{MaxFileSize: 1 << 20, MaxTotalSize: 4 << 20, MaxEntries: 200})
 		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
 			t.Fatalf("Extract wrote beside its target: %v", entries)
 		}
@@ -125,7 +126,7 @@ func TestFuzzSeeds(t *testing.T) {
 		if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
 			data = gz(t, data) // as FuzzReadBundle does
 		}
-		_, err = Extract(bytes.NewReader(data), t.TempDir(), ExtractOptions{})
+		_, err = Extract(context.Background(), bytes.NewReader(data), t.TempDir(), ExtractOptions{})
 		if (err == nil) != seed.ok {
 			t.Errorf("seed %s: Extract = %v, want ok %v", name, err, seed.ok)
 		}

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -117,7 +118,7 @@ func testOptions(out string) Options {
 func newBundle(t *testing.T) (*Result, string) {
 	t.Helper()
 	out := t.TempDir()
-	res, err := Create(writeDist(t, testManifest()), testOptions(out))
+	res, err := Create(context.Background(), writeDist(t, testManifest()), testOptions(out))
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}

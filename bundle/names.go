@@ -43,17 +43,3 @@ func CheckName(what, s string) error {
 func isNameChar(c rune) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("._-+", c)
 }
-
-// checkPlatform reports whether a GOOS or GOARCH from a manifest is a plain
-// lowercase word.
-func checkPlatform(what, s string) error {
-	if s == "" {
-		return fmt.Errorf("manifest has no %s", what)
-	}
-	for _, c := range s {
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
-			return fmt.Errorf("manifest %s %q is not a lowercase word", what, s)
-		}
-	}
-	return nil
-}

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,7 +19,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
-	"github.com/pbuild/pbuild/internal/digest"
+	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/sign"
 )
@@ -46,11 +47,14 @@ type VerifyOptions struct {
 	// PublicKey must have signed the attestation; nil: the signature is not
 	// checked (and the report says so).
 	PublicKey ed25519.PublicKey
-	// Check, when set, is the last step: it gets the directory the bundle
-	// was extracted to (the one holding the manifest) and the manifest, and
-	// returns a one-line verdict, or an error with a report in detail.
-	Check func(dir string, m *manifests.Manifest) (detail string, err error)
-	// Extract holds the archive's limits; Verify sets its Top.
+	// Check, when set, is the last step: it gets Verify's context, the
+	// directory the bundle was extracted to (the one holding the manifest)
+	// and the manifest, and returns a one-line verdict, or an error with a
+	// report in detail.
+	Check func(ctx context.Context, dir string, m *manifests.Manifest) (detail string, err error)
+	// Extract holds the archive's limits; Verify sets its Top. A file
+	// checksums.txt lists (the archive among them) may be at most twice
+	// MaxTotalSize.
 	Extract ExtractOptions
 	// TempDir is where the archive is extracted, into a new directory that
 	// is removed afterwards; empty: os.TempDir().
@@ -96,6 +100,9 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 
 // Hint tells the user what to do.
 func (e *VerifyError) Hint() string {
+	if errors.Is(e.Err, safefile.ErrNotRegular) || errors.Is(e.Err, safefile.ErrOutside) || errors.Is(e.Err, safefile.ErrTooLarge) {
+		return "pbuild reads only regular files inside the bundle's directory, within limits: remove the file named, or verify in a directory holding only the release's files"
+	}
 	switch e.Step {
 	case StepChecksums:
 		return "a file differs from checksums.txt or is missing: download the release again and do not use these files"
@@ -115,34 +122,56 @@ func (e *VerifyError) Hint() string {
 	return ""
 }
 
+// Limits of the bundle's own JSON files.
+const (
+	maxSBOMSize        = 64 << 20
+	maxAttestationSize = 64 << 20
+)
+
 // Verify checks the bundle archive at path with the files beside it; see
 // the package documentation for the steps. It returns the report and, when
 // a step failed, a *VerifyError; input it cannot read at all (no such
-// archive, a name that is not NAME_VERSION_OS_ARCH.tar.gz) is an
-// *InputError with no steps.
-func Verify(archive string, opts VerifyOptions) (*Report, error) {
+// archive, a name that is not NAME_VERSION_OS_ARCH.tar.gz, not a regular
+// file in its directory) is an *InputError with no steps.
+//
+// Every file is read from the archive's directory, only as a regular file
+// inside it and within a limit: a named pipe, a device or a symbolic link
+// leading out of the directory fails the step that reads it, naming the
+// file. When ctx is cancelled Verify stops, with the steps so far in the
+// report and the context's error.
+func Verify(ctx context.Context, archive string, opts VerifyOptions) (*Report, error) {
 	file := filepath.Base(archive)
 	base, ok := strings.CutSuffix(file, ArchiveSuffix)
 	if !ok || base == "" {
 		return nil, inputErrorf("verify: %s is not a bundle: its name must end in %s", archive, ArchiveSuffix)
 	}
-	fi, err := os.Stat(archive)
+	dir := filepath.Dir(archive)
+	f, err := safefile.Open(ctx, dir, file, safefile.NoLimit)
 	if err != nil {
+		if isCanceled(err) {
+			return nil, err
+		}
 		return nil, &InputError{Err: fmt.Errorf("verify: %w", err)}
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, inputErrorf("verify: %s is not a file", archive)
-	}
+	f.Close()
+	opts.Extract.defaults()
 	v := &verifier{
 		opts:    opts,
-		dir:     filepath.Dir(archive),
+		dir:     dir,
 		archive: archive,
 		base:    base,
 		rep:     &Report{Bundle: archive},
+		limit:   2 * opts.Extract.MaxTotalSize,
 	}
-	err = v.run()
+	err = v.run(ctx)
 	v.rep.OK = err == nil
 	return v.rep, err
+}
+
+// isCanceled reports whether err is a context's: the user stopped the
+// command, no step failed.
+func isCanceled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 type verifier struct {
@@ -151,6 +180,7 @@ type verifier struct {
 	archive string
 	base    string
 	rep     *Report
+	limit   int64 // of a file checksums.txt lists
 
 	archiveSum string
 	sbomData   []byte
@@ -176,19 +206,27 @@ func (v *verifier) skip(step, detail string) {
 	v.rep.Steps = append(v.rep.Steps, Step{Name: step, Status: StatusSkipped, Detail: detail})
 }
 
+// fail records a failed step; a cancelled context is not a failure and
+// is returned as it is.
 func (v *verifier) fail(step, file string, err error) error {
+	if isCanceled(err) {
+		return err
+	}
 	v.rep.Steps = append(v.rep.Steps, Step{Name: step, Status: StatusFailed, File: file, Detail: err.Error()})
 	return &VerifyError{Step: step, File: file, Err: err}
 }
 
-func (v *verifier) run() error {
+func (v *verifier) run(ctx context.Context) error {
 	defer func() {
 		if v.extracted != "" {
 			os.RemoveAll(v.extracted)
 		}
 	}()
-	for _, step := range []func() error{v.checksums, v.signature, v.attestation, v.extract, v.checkManifest, v.checkSBOM, v.check} {
-		if err := step(); err != nil {
+	for _, step := range []func(context.Context) error{v.checksums, v.signature, v.attestation, v.extract, v.checkManifest, v.checkSBOM, v.check} {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := step(ctx); err != nil {
 			return err
 		}
 	}
@@ -196,9 +234,10 @@ func (v *verifier) run() error {
 }
 
 // checksums: the bundle's three files must be listed and match; other
-// listed files that are here must match too.
-func (v *verifier) checksums() error {
-	data, err := os.ReadFile(filepath.Join(v.dir, ChecksumsFile))
+// listed files that are here must match too. Each is read as a regular
+// file inside the bundle's directory, within a limit.
+func (v *verifier) checksums(ctx context.Context) error {
+	data, err := safefile.ReadFile(ctx, v.dir, ChecksumsFile, maxChecksumsSize)
 	if err != nil {
 		return v.fail(StepChecksums, ChecksumsFile, err)
 	}
@@ -214,17 +253,16 @@ func (v *verifier) checksums() error {
 	}
 	checked, absent := 0, 0
 	for _, name := range slices.Sorted(maps.Keys(sums)) {
-		p := filepath.Join(v.dir, name)
 		var have string
 		switch name {
 		case v.sbomFile():
-			v.sbomData, err = os.ReadFile(p)
+			v.sbomData, err = safefile.ReadFile(ctx, v.dir, name, maxSBOMSize)
 			have = sha256Hex(v.sbomData)
 		case v.attestFile():
-			v.envData, err = os.ReadFile(p)
+			v.envData, err = safefile.ReadFile(ctx, v.dir, name, maxAttestationSize)
 			have = sha256Hex(v.envData)
 		default:
-			have, err = digest.File(p)
+			have, err = safefile.Digest(ctx, v.dir, name, v.limit)
 		}
 		if errors.Is(err, os.ErrNotExist) && !slices.Contains(own, name) {
 			absent++ // another bundle's file, not downloaded
@@ -250,7 +288,7 @@ func (v *verifier) checksums() error {
 
 // signature: the envelope holds an in-toto statement and, with a key, a
 // signature by it.
-func (v *verifier) signature() error {
+func (v *verifier) signature(context.Context) error {
 	env, err := sign.ParseEnvelope(v.envData)
 	if err != nil {
 		return v.fail(StepAttestation, v.attestFile(), err)
@@ -278,7 +316,7 @@ func (v *verifier) signature() error {
 
 // attestation: the statement is pbuild's provenance and its subjects are
 // the archive and the SBOM with their sha256.
-func (v *verifier) attestation() error {
+func (v *verifier) attestation(context.Context) error {
 	var st Statement
 	dec := json.NewDecoder(bytes.NewReader(v.payload))
 	dec.DisallowUnknownFields()
@@ -334,13 +372,13 @@ func subjects(st *Statement) (map[string]string, error) {
 
 // extract extracts the archive safely into a new temporary directory,
 // hashing it again on the way.
-func (v *verifier) extract() error {
+func (v *verifier) extract(ctx context.Context) error {
 	tmp, err := os.MkdirTemp(v.opts.TempDir, "pbuild-verify-")
 	if err != nil {
 		return v.fail(StepArchive, v.file(), err)
 	}
 	v.extracted = tmp
-	f, err := os.Open(v.archive)
+	f, err := safefile.Open(ctx, v.dir, v.file(), v.limit)
 	if err != nil {
 		return v.fail(StepArchive, v.file(), err)
 	}
@@ -348,7 +386,7 @@ func (v *verifier) extract() error {
 	h := sha256.New()
 	xo := v.opts.Extract
 	xo.Top = v.base
-	contents, err := Extract(io.TeeReader(f, h), tmp, xo)
+	contents, err := Extract(ctx, io.TeeReader(f, h), tmp, xo)
 	if err != nil {
 		return v.fail(StepArchive, v.file(), err)
 	}
@@ -362,7 +400,7 @@ func (v *verifier) extract() error {
 
 // checkManifest: the archive holds exactly the manifest and the artifacts
 // it lists, with their sha256 and sizes, and the attestation names the same.
-func (v *verifier) checkManifest() error {
+func (v *verifier) checkManifest(ctx context.Context) error {
 	mfile := v.inArchive(manifests.FileName)
 	files := map[string]File{}
 	for _, f := range v.contents.Files {
@@ -371,7 +409,11 @@ func (v *verifier) checkManifest() error {
 	if _, ok := files[mfile]; !ok {
 		return v.fail(StepManifest, mfile, errors.New("not in the archive"))
 	}
-	m, err := manifests.ReadFile(filepath.Join(v.extracted, filepath.FromSlash(mfile)))
+	data, err := safefile.ReadFile(ctx, v.extracted, mfile, manifests.MaxSize)
+	if err != nil {
+		return v.fail(StepManifest, mfile, err)
+	}
+	m, err := manifests.Read(bytes.NewReader(data))
 	if err != nil {
 		return v.fail(StepManifest, mfile, err)
 	}
@@ -427,7 +469,7 @@ func (v *verifier) checkManifest() error {
 }
 
 // checkSBOM: the SBOM describes this bundle and its artifacts.
-func (v *verifier) checkSBOM() error {
+func (v *verifier) checkSBOM(context.Context) error {
 	var bom cdx.BOM
 	if err := cdx.NewBOMDecoder(bytes.NewReader(v.sbomData), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
 		return v.fail(StepSBOM, v.sbomFile(), err)
@@ -485,12 +527,15 @@ func sbomSHA256(c *cdx.Component) string {
 	return ""
 }
 
-func (v *verifier) check() error {
+func (v *verifier) check(ctx context.Context) error {
 	if v.opts.Check == nil {
 		v.skip(StepCheck, "no compatibility check")
 		return nil
 	}
-	detail, err := v.opts.Check(filepath.Join(v.extracted, v.base), v.manifest)
+	detail, err := v.opts.Check(ctx, filepath.Join(v.extracted, v.base), v.manifest)
+	if isCanceled(err) {
+		return err
+	}
 	if err != nil {
 		v.rep.Steps = append(v.rep.Steps, Step{Name: StepCheck, Status: StatusFailed, File: v.file(), Detail: err.Error()})
 		return &VerifyError{Step: StepCheck, File: v.file(), Err: err, Detail: detail}

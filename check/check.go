@@ -1,13 +1,15 @@
 package check
 
 import (
+	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/pbuild/pbuild/internal/digest"
+	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/loader/abi"
 	"github.com/pbuild/pbuild/manifests"
 )
@@ -84,82 +86,98 @@ func (r *Result) Err() error {
 	return &IncompatibleError{Failed: failed, Total: len(r.Report.Loads), Tampered: len(r.Tampered)}
 }
 
-// Files checks plugins, loaded in the given order, against host.
-func Files(host string, plugins []string, opts Options) (*Result, error) {
-	h, err := read(host)
-	if err != nil {
-		return nil, err
-	}
-	var ps []*abi.File
-	for _, p := range plugins {
-		f, err := read(p)
+// MaxFileSize bounds every file check reads, a host or a plugin.
+const MaxFileSize = 4 << 30
+
+// Files checks plugins, loaded in the given order, against host. The paths
+// are the user's: links are followed, but every file must be a regular
+// file (a named pipe or a device is an *InputError at once, before any
+// file is parsed).
+func Files(ctx context.Context, host string, plugins []string, opts Options) (*Result, error) {
+	paths := append([]string{host}, plugins...)
+	var files []*safefile.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, p := range paths {
+		f, err := safefile.OpenPath(ctx, p, MaxFileSize)
 		if err != nil {
+			return nil, inputError(ctx, err)
+		}
+		files = append(files, f)
+	}
+	var parsed []*abi.File
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ps = append(ps, f)
+		a, err := abi.Read(f, paths[i])
+		if err != nil {
+			return nil, &InputError{Err: err}
+		}
+		parsed = append(parsed, a)
 	}
+	h, ps := parsed[0], parsed[1:]
 	return &Result{Host: h, Plugins: ps, Report: abi.Check(h, ps, abi.Options{MaxGLIBC: opts.MaxGLIBC})}, nil
 }
 
-func read(path string) (*abi.File, error) {
-	f, err := abi.ReadFile(path)
-	if err != nil {
-		return nil, &InputError{Err: err}
+// inputError is err as an *InputError, unless it is ctx's own error.
+func inputError(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return err
 	}
-	return f, nil
+	return &InputError{Err: err}
 }
 
 // Manifest checks the artifacts a pbuild manifest lists, from the files
 // beside it: the host, then the plugins in file order. Files whose sha256
-// differs from the manifest's are reported as tampered.
-func Manifest(path string, opts Options) (*Result, error) {
-	m, err := manifests.ReadFile(path)
+// differs from the manifest's are reported as tampered. The manifest is
+// validated as it is read, and every artifact is read only as a regular
+// file inside the manifest's directory.
+func Manifest(ctx context.Context, path string, opts Options) (*Result, error) {
+	m, err := manifests.ReadFile(ctx, path)
 	if err != nil {
-		return nil, &InputError{Err: err}
+		return nil, inputError(ctx, err)
 	}
-	return Dir(filepath.Dir(path), m, opts)
+	return Dir(ctx, filepath.Dir(path), m, opts)
 }
 
-// Dir checks the artifacts of m found in dir.
-func Dir(dir string, m *manifests.Manifest, opts Options) (*Result, error) {
-	var host string
-	var plugins []string
-	tampered, err := artifacts(dir, m, func(a manifests.Artifact, p string) error {
+// Dir checks the artifacts of m found in dir. An artifact whose file
+// leaves dir, or is not a regular file, is an *InputError naming it.
+func Dir(ctx context.Context, dir string, m *manifests.Manifest, opts Options) (*Result, error) {
+	var host *abi.File
+	var hostFile string
+	var plugins []*abi.File
+	tampered, err := artifacts(ctx, dir, m, func(a manifests.Artifact, f *abi.File) error {
 		switch {
 		case a.Kind != manifests.KindHost:
-			plugins = append(plugins, p)
-		case host != "":
-			return &InputError{Err: fmt.Errorf("manifest lists two hosts: %s and %s", host, p)}
+			plugins = append(plugins, f)
+		case host != nil:
+			return &InputError{Err: fmt.Errorf("manifest lists two hosts: %s and %s", hostFile, a.File)}
 		default:
-			host = p
+			host, hostFile = f, a.File
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if host == "" {
+	if host == nil {
 		return nil, &InputError{Err: fmt.Errorf("manifest lists no host")}
 	}
-	r, err := Files(host, plugins, opts)
-	if err != nil {
-		return nil, err
-	}
-	r.Tampered = tampered
-	return r, nil
+	return &Result{Host: host, Plugins: plugins, Report: abi.Check(host, plugins, abi.Options{MaxGLIBC: opts.MaxGLIBC}), Tampered: tampered}, nil
 }
 
 // DirAgainst checks the plugins of m found in dir against a released
 // host known only from its manifest entry: its recorded package hashes and
 // build info stand in for the binary.
-func DirAgainst(dir string, m *manifests.Manifest, host manifests.Artifact, opts Options) (*Result, error) {
+func DirAgainst(ctx context.Context, dir string, m *manifests.Manifest, host manifests.Artifact, opts Options) (*Result, error) {
 	var plugins []*abi.File
-	tampered, err := artifacts(dir, m, func(_ manifests.Artifact, p string) error {
-		f, err := read(p)
-		if err == nil {
-			plugins = append(plugins, f)
-		}
-		return err
+	tampered, err := artifacts(ctx, dir, m, func(_ manifests.Artifact, f *abi.File) error {
+		plugins = append(plugins, f)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -168,26 +186,63 @@ func DirAgainst(dir string, m *manifests.Manifest, host manifests.Artifact, opts
 	return &Result{Host: h, Plugins: plugins, Report: abi.Check(h, plugins, abi.Options{MaxGLIBC: opts.MaxGLIBC}), Tampered: tampered}, nil
 }
 
-// artifacts calls fn for every artifact of m in dir, in file order, and
-// lists those whose sha256 is not the manifest's.
-func artifacts(dir string, m *manifests.Manifest, fn func(a manifests.Artifact, path string) error) ([]Tampered, error) {
-	var tampered []Tampered
+// artifacts reads every artifact of m in dir, in file order: first it
+// opens each (only a regular file inside dir) and hashes it, then it reads
+// the ABI facts from the same open file and calls fn with them. It lists
+// the artifacts whose sha256 is not the manifest's.
+func artifacts(ctx context.Context, dir string, m *manifests.Manifest, fn func(a manifests.Artifact, f *abi.File) error) ([]Tampered, error) {
 	arts := append([]manifests.Artifact(nil), m.Artifacts...)
 	sort.Slice(arts, func(i, j int) bool { return arts[i].File < arts[j].File })
-	for _, a := range arts {
-		p := filepath.Join(dir, filepath.FromSlash(a.File))
-		sum, err := digest.File(p)
-		if err != nil {
-			return nil, &InputError{Err: err}
+	var files []*safefile.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
 		}
+	}()
+	var tampered []Tampered
+	for _, a := range arts {
+		f, sum, err := openArtifact(ctx, dir, a)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
 		if sum != a.SHA256 {
 			tampered = append(tampered, Tampered{File: a.File, Have: sum, Want: a.SHA256})
 		}
-		if err := fn(a, p); err != nil {
+	}
+	for i, a := range arts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		parsed, err := abi.Read(files[i], filepath.Join(dir, filepath.FromSlash(a.File)))
+		if err != nil {
+			return nil, &InputError{Err: err}
+		}
+		if err := fn(a, parsed); err != nil {
 			return nil, err
 		}
 	}
 	return tampered, nil
+}
+
+// openArtifact opens an artifact's file and hashes it.
+func openArtifact(ctx context.Context, dir string, a manifests.Artifact) (*safefile.File, string, error) {
+	fail := func(err error) (*safefile.File, string, error) {
+		return nil, "", inputError(ctx, fmt.Errorf("artifact %s: %w", a.Name, err))
+	}
+	if err := manifests.CheckFile(a.File); err != nil {
+		return fail(err)
+	}
+	f, err := safefile.Open(ctx, dir, a.File, MaxFileSize)
+	if err != nil {
+		return fail(err)
+	}
+	sum, err := f.Digest(ctx)
+	if err != nil {
+		f.Close()
+		return fail(err)
+	}
+	return f, sum, nil
 }
 
 // HostFromManifest is the ABI of a host as its manifest entry records it.

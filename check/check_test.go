@@ -2,6 +2,7 @@ package check
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"encoding/json"
 	"os"
@@ -94,14 +95,14 @@ func TestInputErrors(t *testing.T) {
 	text := filepath.Join(dir, "notes.txt")
 	os.WriteFile(text, []byte("not a binary"), 0o644)
 	for _, args := range [][]string{{text, text}, {filepath.Join(dir, "missing"), text}} {
-		_, err := Files(args[0], args[1:], Options{})
+		_, err := Files(context.Background(), args[0], args[1:], Options{})
 		if _, ok := err.(*InputError); !ok {
 			t.Errorf("Files(%v): %T %v, want *InputError", args, err, err)
 		}
 	}
 	bad := filepath.Join(dir, manifests.FileName)
 	os.WriteFile(bad, []byte(`{"schemaVersion": 9}`), 0o644)
-	if _, err := Manifest(bad, Options{}); err == nil {
+	if _, err := Manifest(context.Background(), bad, Options{}); err == nil {
 		t.Error("bad manifest accepted")
 	} else if _, ok := err.(*InputError); !ok {
 		t.Errorf("bad manifest: %T", err)
@@ -121,5 +122,22 @@ func TestHostFromManifest(t *testing.T) {
 	}
 	if h.Machine != elf.EM_X86_64 || h.MainModule != "example.com/host" {
 		t.Errorf("host %+v", h)
+	}
+}
+
+// TestRenderCorrupt: a damaged plugin is said to be damaged, with the way
+// to a good copy, not blamed on a toolchain.
+func TestRenderCorrupt(t *testing.T) {
+	p := abi.Problem{Kind: abi.CorruptELF, Plugin: "x.so", Detail: "the file is damaged: dynamic section", Fatal: true}
+	var b strings.Builder
+	renderProblem(&b, p)
+	out := b.String()
+	for _, want := range []string{"can crash the host: the dynamic linker trusts", "fix: rebuild it, or restore it from its release bundle"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "no plugin module data") {
+		t.Errorf("a damaged file is blamed on a toolchain:\n%s", out)
 	}
 }

@@ -6,4 +6,9 @@
 // paths or from a pbuild manifest, verifies them against the manifest, and
 // renders the verdict: have/want blocks with a suggested fix for people,
 // JSON for machines.
+//
+// Files are read through package safefile: only regular files (a named pipe
+// or a device is an *InputError at once), a manifest's artifacts only inside
+// the manifest's directory, each at most MaxFileSize bytes, and every read
+// stops when the context is cancelled.
 package check

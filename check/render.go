@@ -52,7 +52,10 @@ func platform(f *abi.File) string {
 
 func renderProblem(w io.Writer, p abi.Problem) {
 	fmt.Fprintf(w, "  %s\n", p.Detail)
-	if p.Fatal {
+	switch {
+	case p.Kind == abi.CorruptELF:
+		fmt.Fprintln(w, "  (loading it can crash the host: the dynamic linker trusts these structures)")
+	case p.Fatal:
 		fmt.Fprintln(w, "  (loading it can kill the host: fatal error: runtime: no plugin module data)")
 	}
 	for _, c := range p.Causes {
@@ -90,6 +93,8 @@ func Fix(p abi.Problem) string {
 		return "build on a base image whose glibc is not newer than the target's (toolchain.base)"
 	case abi.HostCannotLoad:
 		return "build the host with CGO_ENABLED=1 and have it import package plugin"
+	case abi.CorruptELF:
+		return "rebuild it, or restore it from its release bundle (pbuild verify); pbuild check --manifest tells a damaged file by its sha256"
 	}
 	if len(p.Causes) == 0 {
 		return ""

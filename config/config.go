@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,6 +95,16 @@ type Error struct {
 	Line  int    // 1-based line number; 0 when unknown or not applicable
 	Field string // dotted field path such as "plugins[1].name"; empty for whole-file problems
 	Msg   string
+
+	hint string // the Hint when the settings come from elsewhere
+}
+
+// Hint tells the user what to do.
+func (e *Error) Hint() string {
+	if e.hint != "" {
+		return e.hint
+	}
+	return "fix the config file; see the config reference in pbuild's README"
 }
 
 // Error formats e as "FILE:LINE: FIELD: MSG", leaving out ":LINE" when the
@@ -375,8 +386,8 @@ func (p *parser) toolchain(key, v *yaml.Node) error {
 				if err != nil {
 					return err
 				}
-				if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-					return p.errorf(v.Line, "toolchain.base", "%q is not a valid image reference", s)
+				if msg := checkBase(s); msg != "" {
+					return p.errorf(v.Line, "toolchain.base", "%s", msg)
 				}
 				tc.Base = s
 				return nil
@@ -386,8 +397,8 @@ func (p *parser) toolchain(key, v *yaml.Node) error {
 				if err != nil || s == "" {
 					return err
 				}
-				if !isH1Hash(s) {
-					return p.errorf(v.Line, "toolchain.sum", "%q is not a module hash; expected \"h1:\" followed by 44 base64 characters, as in go.sum", s)
+				if msg := checkSum(s); msg != "" {
+					return p.errorf(v.Line, "toolchain.sum", "%s", msg)
 				}
 				tc.Sum = s
 				return nil
@@ -482,7 +493,7 @@ func (p *parser) artifact(v *yaml.Node, path string, line int) (Artifact, error)
 				if err != nil || s == "" {
 					return err
 				}
-				if msg := checkName(s); msg != "" {
+				if msg := CheckName(s); msg != "" {
 					return p.errorf(v.Line, path+".name", "%s", msg)
 				}
 				for _, prev := range p.arts {
@@ -512,6 +523,9 @@ func (p *parser) artifact(v *yaml.Node, path string, line int) (Artifact, error)
 						err = pe.Err
 					}
 					return p.errorf(v.Line, path+".path", "cannot access %s: %v", s, err)
+				case !info.IsDir() && strings.HasSuffix(s, ".go"):
+					dir := strings.TrimSuffix(s, ".go")
+					return p.errorf(v.Line, path+".path", "%s is a Go file; pbuild builds a package directory: move it into a directory of its own (%s/%s, with a go.mod above it) and set path to %s", s, dir, filepath.Base(s), dir)
 				case !info.IsDir():
 					return p.errorf(v.Line, path+".path", "%s is not a directory", s)
 				}
@@ -582,8 +596,8 @@ func (p *parser) tags(v *yaml.Node) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !isTag(s) {
-			return nil, p.errorf(item.Line, path, "invalid tag %q; tags may contain only letters, digits, '_' and '.'", s)
+		if msg := checkTag(s); msg != "" {
+			return nil, p.errorf(item.Line, path, "%s", msg)
 		}
 		if j := slices.Index(tags, s); j >= 0 {
 			return nil, p.errorf(item.Line, path, "duplicate tag %q (also build.tags[%d])", s, j)
@@ -604,11 +618,8 @@ func (p *parser) env(v *yaml.Node) (map[string]string, error) {
 	env := make(map[string]string, len(v.Content)/2)
 	err := p.pairs(v, "build.env", func(k, v *yaml.Node) error {
 		name := k.Value
-		if !isEnvName(name) {
-			return p.errorf(k.Line, "build.env", "invalid variable name %q", name)
-		}
-		if isReservedEnv(name) {
-			return p.errorf(k.Line, "build.env", "%s is set by pbuild and cannot be overridden", name)
+		if msg := checkEnvName(name); msg != "" {
+			return p.errorf(k.Line, "build.env", "%s", msg)
 		}
 		s, err := p.str(v, "build.env."+name)
 		if err != nil {
@@ -797,6 +808,77 @@ func leadingNumber(s string) (n int, rest string, ok bool) {
 	return n, s[i:], true
 }
 
+// checkBase explains why s is not an image reference, or returns "".
+func checkBase(s string) string {
+	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Sprintf("%q is not a valid image reference", s)
+	}
+	return ""
+}
+
+// checkSum explains why s is not a module hash, or returns "".
+func checkSum(s string) string {
+	if !isH1Hash(s) {
+		return fmt.Sprintf("%q is not a module hash; expected \"h1:\" followed by 44 base64 characters, as in go.sum", s)
+	}
+	return ""
+}
+
+// checkTag explains why s is not a build tag, or returns "".
+func checkTag(s string) string {
+	if !isTag(s) {
+		return fmt.Sprintf("invalid tag %q; tags may contain only letters, digits, '_' and '.'", s)
+	}
+	return ""
+}
+
+// checkEnvName explains why name may not be set in build.env, or returns
+// "".
+func checkEnvName(name string) string {
+	switch {
+	case !isEnvName(name):
+		return fmt.Sprintf("invalid variable name %q", name)
+	case isReservedEnv(name):
+		return fmt.Sprintf("%s is set by pbuild and cannot be overridden", name)
+	}
+	return ""
+}
+
+// CheckSettings applies the config file's rules to toolchain and build
+// settings that come from elsewhere (a manifest pbuild rebuilds from or
+// builds against), so that input read from there gets the same checks as
+// the config. source names it in errors, which are *Error.
+func CheckSettings(source string, t Toolchain, b Build) error {
+	fail := func(field, msg string) error {
+		return &Error{File: source, Field: field, Msg: msg, hint: "pbuild does not use settings it would refuse in a config: use a manifest pbuild wrote, unchanged"}
+	}
+	if msg := checkGoVersion(t.Go); msg != "" {
+		return fail("toolchain.go", msg)
+	}
+	if msg := checkBase(t.Base); msg != "" {
+		return fail("toolchain.base", msg)
+	}
+	if t.Sum != "" {
+		if msg := checkSum(t.Sum); msg != "" {
+			return fail("toolchain.sum", msg)
+		}
+	}
+	for i, tag := range b.Tags {
+		if msg := checkTag(tag); msg != "" {
+			return fail(fmt.Sprintf("build.tags[%d]", i), msg)
+		}
+		if slices.Index(b.Tags, tag) != i {
+			return fail(fmt.Sprintf("build.tags[%d]", i), fmt.Sprintf("duplicate tag %q", tag))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.Env)) {
+		if msg := checkEnvName(name); msg != "" {
+			return fail("build.env", msg)
+		}
+	}
+	return nil
+}
+
 // isH1Hash reports whether s is a go.sum-style h1 hash: "h1:" followed by
 // the standard base64 encoding of a SHA-256 sum.
 func isH1Hash(s string) bool {
@@ -808,9 +890,9 @@ func isH1Hash(s string) bool {
 	return err == nil && len(sum) == 32
 }
 
-// checkName returns a message explaining why s is not a valid artifact
-// name, or "" if it is valid.
-func checkName(s string) string {
+// CheckName returns a message explaining why s is not a valid artifact
+// name, or "" if it is valid. Manifests hold the same names.
+func CheckName(s string) string {
 	if len(s) > maxNameLen {
 		return fmt.Sprintf("name is %d characters long; the limit is %d", len(s), maxNameLen)
 	}
@@ -819,6 +901,9 @@ func checkName(s string) string {
 		if isAlnum(c) || i > 0 && (c == '.' || c == '_' || c == '-') {
 			continue
 		}
+		return fmt.Sprintf("invalid name %q; use letters, digits, '.', '_' and '-', starting with a letter or digit", s)
+	}
+	if s == "" {
 		return fmt.Sprintf("invalid name %q; use letters, digits, '.', '_' and '-', starting with a letter or digit", s)
 	}
 	return ""
@@ -857,7 +942,10 @@ func isEnvName(s string) bool {
 func isReservedEnv(name string) bool {
 	switch name {
 	case "GOOS", "GOARCH", "CGO_ENABLED", "GOFLAGS", "GOTOOLCHAIN", "GOROOT",
-		"GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GOWORK", "GO111MODULE", "GOENV":
+		"GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GOWORK", "GO111MODULE", "GOENV",
+		// The toolchain image's and pbuild's own: overriding them breaks
+		// the commands pbuild runs in the container, not the build.
+		"PATH", "HOME", "GOTELEMETRY":
 		return true
 	}
 	return false

@@ -21,8 +21,10 @@ func project(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("hi\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"README", "plugins/plugin1.go"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("hi\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Chdir(dir)
 	abs, err := filepath.Abs(".")
@@ -450,6 +452,13 @@ plugins:
 			want: `pbuild.yaml:5: plugins[0].path: ./plugins/nope does not exist`,
 		},
 		{
+			// Older projects name a plugin by its file; it was refused
+			// with "is not a directory" and no way forward.
+			name: "path is a Go file",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nplugins:\n  - {name: p1, path: ./plugins/plugin1.go}\n",
+			want: `pbuild.yaml:5: plugins[0].path: ./plugins/plugin1.go is a Go file; pbuild builds a package directory: move it into a directory of its own (./plugins/plugin1/plugin1.go, with a go.mod above it) and set path to ./plugins/plugin1`,
+		},
+		{
 			name: "path is a file",
 			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./README}\n",
 			want: `pbuild.yaml:3: host.path: ./README is not a directory`,
@@ -549,6 +558,18 @@ build:
 			name: "reserved env GOFLAGS",
 			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild: {env: {GOFLAGS: -mod=mod}}\n",
 			want: `pbuild.yaml:4: build.env: GOFLAGS is set by pbuild and cannot be overridden`,
+		},
+		{
+			// It broke pbuild's own commands in the container ("prepare
+			// /out/plugins: exit -1 ... not running", no hint).
+			name: "reserved env PATH",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild: {env: {PATH: /nonexistent}}\n",
+			want: `pbuild.yaml:4: build.env: PATH is set by pbuild and cannot be overridden`,
+		},
+		{
+			name: "reserved env HOME",
+			yaml: "version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: greeter, path: ./host}\nbuild: {env: {HOME: /x}}\n",
+			want: `pbuild.yaml:4: build.env: HOME is set by pbuild and cannot be overridden`,
 		},
 
 		// output

@@ -1,15 +1,20 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"plugin"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/pbuild/pbuild/loader/abi"
 )
+
+// loaderPackage is this package's import path.
+const loaderPackage = "github.com/pbuild/pbuild/loader"
 
 // hostABIKey is stamped by pbuild (-X github.com/pbuild/pbuild/loader.hostABIKey=...).
 var hostABIKey string
@@ -21,12 +26,15 @@ const unknownABIKey = "unknown"
 type Option func(*options)
 
 type options struct {
-	abiKey     string
-	abiKeySet  bool
-	executable string
-	noManifest bool
-	maxGLIBC   string
-	open       func(path string) (symbols, error)
+	abiKey          string
+	abiKeySet       bool
+	executable      string
+	noManifest      bool
+	requireManifest bool
+	probe           bool
+	probeTimeout    time.Duration
+	maxGLIBC        string
+	open            func(path string) (symbols, error)
 }
 
 // WithABIKey sets the host's ABI key, overriding the one pbuild stamped.
@@ -47,6 +55,42 @@ func WithExecutable(path string) Option {
 func WithoutManifest() Option {
 	return func(o *options) { o.noManifest = true }
 }
+
+// WithRequireManifest refuses every plugin that no pbuild.manifest.json
+// beside it (in its directory or the one above) lists with its sha256. The
+// loader's structural check finds damage only in what the dynamic linker
+// trusts, not in code or data: a manifest's sha256 (or a signed release
+// bundle, checked before the files are installed) is what proves a plugin
+// intact. It cannot be combined with WithoutManifest.
+func WithRequireManifest() Option {
+	return func(o *options) { o.requireManifest = true }
+}
+
+// WithProbe makes Open load every plugin first in a child process: the
+// host's own executable (the file New read, see WithExecutable), started
+// again with the plugins this loader already opened and the new one, which
+// it opens in that order and exits, before main runs. A plugin whose init
+// panics, exits, crashes or runs longer than timeout there is refused with
+// a *RefusedError (wrapping a *ProbeError) and never opened in the host; so
+// is one plugin.Open fails on there. A timeout of 0 or less means
+// DefaultProbeTimeout.
+//
+// It costs one process start and the plugins' init functions per Open, and
+// the child runs the host's package initializers that Go orders before
+// this package's (at least the standard library's; see the package
+// documentation). New fails when the host executable does not link this
+// package.
+func WithProbe(timeout time.Duration) Option {
+	return func(o *options) {
+		o.probe, o.probeTimeout = true, timeout
+		if timeout <= 0 {
+			o.probeTimeout = DefaultProbeTimeout
+		}
+	}
+}
+
+// DefaultProbeTimeout is how long a probe of WithProbe may run.
+const DefaultProbeTimeout = 30 * time.Second
 
 // WithMaxGLIBC sets the glibc version of the target system ("2.36"):
 // plugins needing a newer one are refused.
@@ -76,15 +120,22 @@ func openPlugin(path string) (symbols, error) {
 // will load. Its methods are safe for concurrent use; loading is
 // serialized.
 type Loader struct {
-	mu       sync.Mutex
-	host     *abi.File
-	session  *abi.Session
-	abiKey   string // "" when the manifest key is not checked
-	manifest bool
-	open     func(path string) (symbols, error)
+	mu              sync.Mutex
+	host            *abi.File
+	session         *abi.Session
+	abiKey          string // "" when the manifest key is not checked
+	manifest        bool
+	requireManifest bool
+	open            func(path string) (symbols, error)
+	// exe is the absolute path of the host executable; probe is the
+	// timeout of a probe, 0 without WithProbe.
+	exe   string
+	probe time.Duration
 	// opened maps the real (absolute, symlink-free) path of every plugin
-	// opened to it, as the runtime identifies plugins by that path.
+	// opened to it, as the runtime identifies plugins by that path; order
+	// lists those paths in the order they were opened.
 	opened map[string]*Plugin
+	order  []string
 	// poisoned is the first failed real load (*OpenError), after which
 	// nothing is opened any more.
 	poisoned error
@@ -99,6 +150,9 @@ func New(opts ...Option) (*Loader, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.noManifest && o.requireManifest {
+		return nil, errors.New("loader: WithoutManifest and WithRequireManifest exclude each other")
+	}
 	exe := o.executable
 	if exe == "" {
 		var err error
@@ -106,9 +160,16 @@ func New(opts ...Option) (*Loader, error) {
 			return nil, fmt.Errorf("loader: find the host executable: %w", err)
 		}
 	}
+	exe, err := filepath.Abs(exe)
+	if err != nil {
+		return nil, fmt.Errorf("loader: find the host executable: %w", err)
+	}
 	host, err := abi.ReadFile(exe)
 	if err != nil {
 		return nil, fmt.Errorf("loader: read the host executable: %w", err)
+	}
+	if _, ok := host.Packages[loaderPackage]; o.probe && !ok {
+		return nil, fmt.Errorf("loader: WithProbe: the host executable %s does not link %s, so it cannot probe plugins", exe, loaderPackage)
 	}
 	key := hostABIKey
 	if o.abiKeySet {
@@ -117,14 +178,20 @@ func New(opts ...Option) (*Loader, error) {
 	if key == unknownABIKey {
 		key = ""
 	}
-	return &Loader{
-		host:     host,
-		session:  abi.NewSession(host, abi.Options{MaxGLIBC: o.maxGLIBC}),
-		abiKey:   key,
-		manifest: !o.noManifest,
-		open:     o.open,
-		opened:   map[string]*Plugin{},
-	}, nil
+	l := &Loader{
+		host:            host,
+		session:         abi.NewSession(host, abi.Options{MaxGLIBC: o.maxGLIBC}),
+		abiKey:          key,
+		manifest:        !o.noManifest,
+		requireManifest: o.requireManifest,
+		open:            o.open,
+		exe:             exe,
+		opened:          map[string]*Plugin{},
+	}
+	if o.probe {
+		l.probe = o.probeTimeout
+	}
+	return l, nil
 }
 
 // Check reports whether Open would load the plugin at path: nil, or a
@@ -152,6 +219,11 @@ func (l *Loader) Check(path string) error {
 // and an *OpenError when the runtime refuses a plugin the check accepted;
 // after that the loader is poisoned. Opening the same file again, by any
 // path, returns the same *Plugin.
+//
+// A panic in one of the plugin's init functions goes on up through Open
+// (it kills the host unless the host recovers it; WithProbe prevents it);
+// the loader is poisoned then too, so that a host that recovers does not
+// hang re-opening the plugin.
 func (l *Loader) Open(path string) (*Plugin, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -169,8 +241,13 @@ func (l *Loader) Open(path string) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.probe > 0 {
+		if err := l.runProbe(path, real); err != nil {
+			return nil, err
+		}
+	}
 	// By the resolved path: the one the runtime identifies plugins by.
-	syms, err := l.open(real)
+	syms, err := l.openGuarded(path, real, f)
 	if err != nil {
 		l.session.Record(f, false)
 		oe := &OpenError{Path: path, Err: err}
@@ -180,8 +257,30 @@ func (l *Loader) Open(path string) (*Plugin, error) {
 	l.session.Record(f, true)
 	p := &Plugin{Path: path, PluginPath: f.PluginPath, syms: syms}
 	l.opened[real] = p
+	l.order = append(l.order, real)
 	return p, nil
 }
+
+// openGuarded calls l.open. If it panics (an init function of the plugin
+// panicked), the panic goes on, but the loader is poisoned first: the
+// runtime never finishes that plugin's load, and plugin.Open of the same
+// path would then block forever (measured in go1.22 to go1.26). l.mu is
+// held.
+func (l *Loader) openGuarded(path, real string, f *abi.File) (symbols, error) {
+	returned := false
+	defer func() {
+		if !returned {
+			l.session.Record(f, false)
+			l.poisoned = &OpenError{Path: path, Err: errInitPanicked}
+		}
+	}()
+	syms, err := l.open(real)
+	returned = true
+	return syms, err
+}
+
+// errInitPanicked is the OpenError cause of a plugin.Open that panicked.
+var errInitPanicked = errors.New("plugin.Open panicked: an init function of the plugin panicked")
 
 // inspect reads the file at path, verifies it against its manifest, and
 // predicts its load. l.mu is held.

@@ -9,17 +9,20 @@ import (
 )
 
 // RefusedError is a plugin the loader did not open because it would not
-// load, or because it is not what the manifest beside it lists. Nothing was
-// opened: the process is unchanged.
+// load, because its file is damaged (an abi.Problem of kind
+// abi.CorruptELF), because it is not what the manifest beside it lists, or
+// because a probe process (WithProbe) died, hung or failed opening it.
+// Nothing was opened: the process is unchanged.
 type RefusedError struct {
 	Path string
 	// Reason says why, when the refusal is not an ABI problem: the file
-	// cannot be read, or the manifest check failed.
+	// cannot be read, the manifest check failed, or the probe did.
 	Reason string
 	// Problems are the reasons the runtime would refuse the plugin (or, for
 	// a Problem with Fatal set, could crash on it), from abi.
 	Problems []abi.Problem
-	// Err is the underlying error of an unreadable file, if any.
+	// Err is the underlying error, if any: of an unreadable file, or a
+	// *ProbeError.
 	Err error
 }
 
@@ -59,9 +62,12 @@ func (e *OpenError) Error() string {
 func (e *OpenError) Unwrap() error { return e.Err }
 
 // PoisonedError refuses a plugin because an earlier one failed in the
-// runtime: a failed load leaves its packages in the process and opening
-// plugins again can hang, so the loader opens nothing any more. It does not
-// unwrap to First, which concerns another plugin.
+// runtime: a failed load leaves its packages in the process, where they
+// can make later plugins fail, and plugin.Open of the failed path again
+// returns the old error ("(previous failure)") or, after an init function
+// panicked, blocks forever (measured in go1.22 to go1.26); so the loader
+// opens nothing any more. It does not unwrap to First, which concerns
+// another plugin.
 type PoisonedError struct {
 	Path  string
 	First error // the *OpenError of the plugin that failed

@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/pbuild/pbuild/loader/internal/regfile"
 )
 
 // manifestName is the file name of the manifest pbuild writes beside the
@@ -20,6 +22,9 @@ const manifestName = "pbuild.manifest.json"
 
 // manifestSchemaVersion is the manifest format this package reads.
 const manifestSchemaVersion = 1
+
+// maxManifestSize bounds the manifest the loader reads.
+const maxManifestSize = 64 << 20
 
 // manifest is the part of pbuild.manifest.json the loader checks. The full
 // format is github.com/pbuild/pbuild/manifests; the loader module depends
@@ -38,11 +43,12 @@ type artifact struct {
 }
 
 // findManifest looks for the manifest in dir, then in its parent; it
-// returns "" when there is none.
+// returns "" when there is none. Whatever is found there is the manifest:
+// readManifest refuses it when it is not a regular file.
 func findManifest(dir string) (string, error) {
 	for _, d := range []string{dir, filepath.Dir(dir)} {
 		p := filepath.Join(d, manifestName)
-		fi, err := os.Stat(p)
+		fi, err := os.Stat(p) // never blocks, even on a named pipe
 		switch {
 		case err == nil && !fi.IsDir():
 			return p, nil
@@ -56,8 +62,10 @@ func findManifest(dir string) (string, error) {
 	return "", nil
 }
 
+// readManifest reads the manifest at p: a regular file of at most
+// maxManifestSize bytes.
 func readManifest(p string) (*manifest, error) {
-	data, err := os.ReadFile(p)
+	data, err := regfile.ReadFile(p, maxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +92,10 @@ func (l *Loader) verifyManifest(file string) error {
 		return &RefusedError{Path: file, Reason: "cannot look for its manifest: " + err.Error(), Err: err}
 	}
 	if mp == "" {
+		if l.requireManifest {
+			return &RefusedError{Path: file, Reason: fmt.Sprintf("no %s in %s or %s, and the loader requires one (WithRequireManifest): only a manifest's sha256 proves a plugin intact",
+				manifestName, filepath.Dir(abs), filepath.Dir(filepath.Dir(abs)))}
+		}
 		return nil
 	}
 	m, err := readManifest(mp)
@@ -125,8 +137,9 @@ func orUnset(s string) string {
 	return s
 }
 
+// fileSHA256 is the sha256 of the regular file at p, in hex.
 func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
+	f, _, err := regfile.Open(p)
 	if err != nil {
 		return "", err
 	}

@@ -43,6 +43,9 @@ type fixture struct {
 	notPlugin string // a plain executable
 	wrongType string // plugin whose Plugin symbol is not an api.Greeter
 	broken    string // plugin needing a shared library that is gone
+	panicInit string // plugin whose init panics
+	exitInit  string // plugin whose init calls os.Exit(3)
+	hangInit  string // plugin whose init never returns
 	old       string // plugin built with oldGo; "" when that toolchain is unavailable
 }
 
@@ -61,13 +64,28 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"example.com/lt/api"
 	"github.com/pbuild/pbuild/loader"
 )
 
 func main() {
-	l, err := loader.New()
+	var opts []loader.Option
+	// LT_LOADER: options for the loader, comma-separated.
+	for _, o := range strings.Split(os.Getenv("LT_LOADER"), ",") {
+		switch {
+		case strings.HasPrefix(o, "probe="):
+			d, err := time.ParseDuration(strings.TrimPrefix(o, "probe="))
+			if err != nil {
+				panic(err)
+			}
+			opts = append(opts, loader.WithProbe(d))
+		case o == "require-manifest":
+			opts = append(opts, loader.WithRequireManifest())
+		}
+	}
+	l, err := loader.New(opts...)
 	if err != nil {
 		fmt.Println("new:", err)
 		os.Exit(2)
@@ -141,6 +159,29 @@ var Plugin api.Greeter = greeter{}
 
 func main() {}
 `
+
+// initPlugin is a greeter plugin whose init does body first.
+func initPlugin(imports, body string) string {
+	return `package main
+
+import (
+	"example.com/lt/api"
+` + imports + `
+)
+
+func init() {
+	` + body + `
+}
+
+type greeter struct{}
+
+func (greeter) Greet() string { return "never" }
+
+var Plugin api.Greeter = greeter{}
+
+func main() {}
+`
+}
 
 const clibSource = `int lt_answer(void) { return 42; }
 `
@@ -246,6 +287,12 @@ func buildFixture(t *testing.T) *fixture {
 		"main/wrongtype/main.go":  wrongTypeSource,
 		"main/broken/go.mod":      goMod("example.com/lt/broken", "example.com/lt/api", "../api"),
 		"main/broken/main.go":     brokenSource,
+		"main/panicinit/go.mod":   goMod("example.com/lt/panicinit", "example.com/lt/api", "../api"),
+		"main/panicinit/main.go":  initPlugin("", `panic("boom in init")`),
+		"main/exitinit/go.mod":    goMod("example.com/lt/exitinit", "example.com/lt/api", "../api"),
+		"main/exitinit/main.go":   initPlugin(`"os"`, `os.Exit(3)`),
+		"main/hanginit/go.mod":    goMod("example.com/lt/hanginit", "example.com/lt/api", "../api"),
+		"main/hanginit/main.go":   initPlugin(`"time"`, `for { time.Sleep(time.Hour) }`),
 		"main/exe/go.mod":         goMod("example.com/lt/exe"),
 		"main/exe/main.go":        "package main\n\nfunc main() {}\n",
 		"main/old/go.mod":         goMod("example.com/lt/old", "example.com/lt/api", "../api"),
@@ -277,6 +324,9 @@ func buildFixture(t *testing.T) *fixture {
 		notPlugin: filepath.Join(out, "notplugin.so"),
 		wrongType: filepath.Join(out, "wrongtype.so"),
 		broken:    filepath.Join(out, "broken.so"),
+		panicInit: filepath.Join(out, "panicinit.so"),
+		exitInit:  filepath.Join(out, "exitinit.so"),
+		hangInit:  filepath.Join(out, "hanginit.so"),
 		old:       filepath.Join(out, "old.so"),
 	}
 	type job struct {
@@ -293,6 +343,9 @@ func buildFixture(t *testing.T) *fixture {
 		plugin("main/goodv2", f.goodV2),
 		plugin("main/wrongtype", f.wrongType),
 		plugin("main/broken", f.broken),
+		plugin("main/panicinit", f.panicInit),
+		plugin("main/exitinit", f.exitInit),
+		plugin("main/hanginit", f.hangInit),
 		plugin("skew/skewplugin", f.skew),
 		{dir: filepath.Join(src, "main/exe"), args: []string{"-o", f.notPlugin, "."}},
 	}
@@ -327,9 +380,22 @@ func buildFixture(t *testing.T) *fixture {
 // host must not crash or hang, and writes nothing on stderr.
 func runHost(t *testing.T, host string, args ...string) ([]string, int) {
 	t.Helper()
+	lines, stderr, code := runHostEnv(t, nil, host, args...)
+	if stderr != "" {
+		t.Errorf("%s %v wrote on stderr (crash?):\n%s", host, args, stderr)
+	}
+	return lines, code
+}
+
+// runHostEnv runs a test host with env added to its environment and
+// returns its stdout lines, its stderr and its exit code. The host must not
+// hang.
+func runHostEnv(t *testing.T, env []string, host string, args ...string) ([]string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, host, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -344,11 +410,8 @@ func runHost(t *testing.T, host string, args ...string) ([]string, int) {
 		}
 		code = ee.ExitCode()
 	}
-	t.Logf("%s (exit %d):\n%s", filepath.Base(host), cmd.ProcessState.ExitCode(), stdout.String())
-	if stderr.Len() > 0 {
-		t.Errorf("%s %v wrote on stderr (crash?):\n%s", host, args, stderr.String())
-	}
-	return strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n"), code
+	t.Logf("%s %v (exit %d):\n%s", filepath.Base(host), env, cmd.ProcessState.ExitCode(), stdout.String())
+	return strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n"), stderr.String(), code
 }
 
 func checkOutput(t *testing.T, lines []string, code int, want []string, wantCode int) {
@@ -608,6 +671,19 @@ func TestPlugins(t *testing.T) {
 					t.Errorf("WithoutManifest: Check(%s) = %v", p, err)
 				}
 			}
+			// WithRequireManifest: a plugin no manifest vouches for is refused.
+			rm := newLoader(t, WithExecutable(f.keyedHost), WithABIKey(testKey), WithRequireManifest())
+			if err := rm.Check(okDist); err != nil {
+				t.Errorf("WithRequireManifest: Check(%s) = %v", okDist, err)
+			}
+			lone := filepath.Join(t.TempDir(), "lone", "good.so")
+			if err := os.MkdirAll(filepath.Dir(lone), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			copyFile(t, f.good, lone)
+			if err := rm.Check(lone); err == nil || !strings.Contains(err.Error(), "requires one (WithRequireManifest)") {
+				t.Errorf("WithRequireManifest: Check(%s) = %v, want a refusal", lone, err)
+			}
 			// An unreadable manifest refuses.
 			bad := distWith(t, root, "garbage", f.good, func(d string) {
 				if err := os.WriteFile(filepath.Join(d, manifestName), []byte("{"), 0o644); err != nil {
@@ -660,6 +736,37 @@ func TestPlugins(t *testing.T) {
 		}
 		if err := l.Check(text); err == nil || !strings.HasPrefix(err.Error(), "refuse "+text+": cannot read it: not an ELF file") {
 			t.Errorf("Check(text) = %v", err)
+		}
+	})
+
+	t.Run("Probe", func(t *testing.T) { testProbe(t, f) })
+
+	t.Run("PanicPoisons", func(t *testing.T) {
+		// A plugin whose init panics panics out of Open; a host that
+		// recovers finds the loader poisoned, instead of plugin.Open
+		// being called on the path again, which would block forever.
+		calls := 0
+		panicking := func(string) (symbols, error) { calls++; panic("boom in init") }
+		l := newLoader(t, WithExecutable(f.host), WithoutManifest(), withOpen(panicking))
+		for i := 0; i < 2; i++ {
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil && r != "boom in init" {
+						t.Errorf("recovered %v, want the plugin's panic", r)
+					}
+				}()
+				_, err = l.Open(f.good)
+			}()
+			if i == 1 {
+				var pe *PoisonedError
+				if !errors.As(err, &pe) || !errors.Is(pe.First, errInitPanicked) {
+					t.Errorf("Open after a panic = %v, want a *PoisonedError", err)
+				}
+			}
+		}
+		if calls != 1 {
+			t.Errorf("plugin.Open called %d times, want 1", calls)
 		}
 	})
 

@@ -229,3 +229,36 @@ func TestManifest(t *testing.T) {
 		t.Errorf("no host key: %v", err)
 	}
 }
+
+func TestRequireManifest(t *testing.T) {
+	if _, err := New(WithoutManifest(), WithRequireManifest()); err == nil {
+		t.Error("New(WithoutManifest(), WithRequireManifest()) succeeded")
+	}
+	dir := filepath.Join(t.TempDir(), "plugins")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "x.so")
+	if err := os.WriteFile(file, []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Without the option a missing manifest is no refusal; with it, it is.
+	if err := (&Loader{}).verifyManifest(file); err != nil {
+		t.Errorf("no manifest: %v", err)
+	}
+	err := (&Loader{requireManifest: true}).verifyManifest(file)
+	var re *RefusedError
+	want := "no pbuild.manifest.json in " + dir + " or " + filepath.Dir(dir) + ", and the loader requires one (WithRequireManifest): only a manifest's sha256 proves a plugin intact"
+	if !errors.As(err, &re) || re.Reason != want {
+		t.Errorf("WithRequireManifest, no manifest: %v\nwant reason %s", err, want)
+	}
+	// A manifest that lists it with its sha256 satisfies it.
+	const sum = "ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73" // sha256("content")
+	m := `{"schemaVersion":1,"artifacts":[{"name":"x","kind":"plugin","file":"x.so","sha256":"` + sum + `"}]}`
+	if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Loader{requireManifest: true}).verifyManifest(file); err != nil {
+		t.Errorf("WithRequireManifest with a manifest: %v", err)
+	}
+}

@@ -42,6 +42,11 @@
 // hosts first and then by name, empty lists and maps written as [] and {},
 // two-space indentation and a trailing newline, so the same manifest always
 // encodes to the same bytes. [Read] is strict: unknown or missing fields, null
-// values and an unexpected schemaVersion are errors. [Schema] returns the JSON
-// Schema (draft 2020-12) describing the format.
+// values and an unexpected schemaVersion are errors, and a manifest is input,
+// so every value must pass [Manifest.Validate]: above all, an artifact's file
+// is a clean relative slash path that stays inside the output directory
+// (errors name the field: `artifacts[2].file: "../x" leaves the output
+// directory`). [ReadFile] reads at most [MaxSize] bytes of a regular file and
+// honours its context. [Schema] returns the JSON Schema (draft 2020-12)
+// describing the format; it states the same rules where JSON Schema can.
 package manifests

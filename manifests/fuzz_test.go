@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -28,6 +29,16 @@ func FuzzReadManifest(f *testing.F) {
 		}
 		if m.Build.Flags == nil || m.Build.Tags == nil || m.Build.Env == nil || m.Modules == nil || m.Artifacts == nil {
 			t.Fatalf("Read returned nil slices or maps: %+v", m)
+		}
+		// What Read accepts is valid, and no artifact's file leaves the
+		// output directory.
+		if err := m.Validate(); err != nil {
+			t.Fatalf("Read accepted an invalid manifest: %v", err)
+		}
+		for _, a := range m.Artifacts {
+			if !filepath.IsLocal(filepath.FromSlash(a.File)) || path.Clean(a.File) != a.File || strings.Contains(a.File, `\`) || a.File == FileName {
+				t.Fatalf("Read accepted the artifact file %q", a.File)
+			}
 		}
 		var first bytes.Buffer
 		if err := Write(&first, m); err != nil {
@@ -62,7 +73,9 @@ func seedManifests(t *testing.T) map[string]struct {
 	if err != nil {
 		t.Fatal(err)
 	}
-	empty := writeBytes(t, &Manifest{})
+	zero := writeBytes(t, &Manifest{})
+	tc := Toolchain{GOOS: "linux", GOARCH: "amd64"}
+	empty := writeBytes(t, &Manifest{ABIKey: ABIKey(tc, Build{}, nil), Toolchain: tc})
 	replace := func(old, new string) []byte {
 		if !bytes.Contains(golden, []byte(old)) {
 			t.Fatalf("the golden manifest has no %q", old)
@@ -75,7 +88,15 @@ func seedManifests(t *testing.T) map[string]struct {
 	}{
 		"golden":          {golden, true},
 		"empty":           {empty, true},
-		"compact":         {[]byte(`{"schemaVersion":1,"abiKey":"","toolchain":{"go":"","module":"","moduleSum":"","baseImage":"","baseImageID":"","image":"","imageID":"","goos":"","goarch":"","cc":""},"build":{"flags":[],"tags":[],"ldflags":"","env":{}},"modules":[],"artifacts":[]}`), true},
+		"compact":         {[]byte(`{"schemaVersion":1,"abiKey":"sha256:` + strings.Repeat("0", 64) + `","toolchain":{"go":"","module":"","moduleSum":"","baseImage":"","baseImageID":"","image":"","imageID":"","goos":"linux","goarch":"amd64","cc":""},"build":{"flags":[],"tags":[],"ldflags":"","env":{}},"modules":[],"artifacts":[]}`), true},
+		"zero":            {zero, false},
+		"file-escapes":    {replace(`"file": "plugins/hello.so"`, `"file": "../../etc/hostname"`), false},
+		"file-absolute":   {replace(`"file": "plugins/hello.so"`, `"file": "/dev/zero"`), false},
+		"file-unclean":    {replace(`"file": "plugins/hello.so"`, `"file": "plugins/./hello.so"`), false},
+		"file-twice":      {replace(`"file": "plugins/hello.so"`, `"file": "app"`), false},
+		"kind-unknown":    {replace(`"kind": "plugin"`, `"kind": "library"`), false},
+		"sha256-short":    {replace(`"sha256": "2c26b46b`, `"sha256": "2c26b46`), false},
+		"size-negative":   {replace(`"size": 3404800`, `"size": -3404800`), false},
 		"unknown-field":   {replace(`"abiKey"`, `"abiKey2": 1, "abiKey"`), false},
 		"wrong-case":      {replace(`"toolchain"`, `"Toolchain"`), false},
 		"null":            {replace(`"ldflags": "-s -w -X main.version=v1.4.0"`, `"ldflags": null`), false},

@@ -1,13 +1,11 @@
 package manifests
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
+	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/loader/abi"
 )
 
@@ -40,18 +38,17 @@ func (e *NotGoBinaryError) Unwrap() error { return e.Err }
 // the linker's path is "plugin/unnamed-..." and only the symbol has it.
 //
 // A file that is not ELF or has no Go build info gives a *NotGoBinaryError.
-func InspectFile(path string) (Artifact, error) {
-	f, err := os.Open(path)
+func InspectFile(ctx context.Context, path string) (Artifact, error) {
+	f, err := safefile.OpenPath(ctx, path, safefile.NoLimit)
 	if err != nil {
 		return Artifact{}, fmt.Errorf("inspect %s: %w", path, err)
 	}
 	defer f.Close()
-
-	h := sha256.New()
-	size, err := io.Copy(h, f)
+	sum, err := f.Digest(ctx)
 	if err != nil {
 		return Artifact{}, fmt.Errorf("inspect %s: %w", path, err)
 	}
+	size := f.Size()
 	af, err := abi.Read(f, path)
 	if err != nil {
 		if errors.Is(err, abi.ErrNotELF) || errors.Is(err, abi.ErrNoBuildInfo) {
@@ -63,9 +60,13 @@ func InspectFile(path string) (Artifact, error) {
 		}
 		return Artifact{}, fmt.Errorf("inspect %s: %w", path, err)
 	}
+	if af.Corrupt != nil {
+		// A damaged artifact never goes into a manifest.
+		return Artifact{}, fmt.Errorf("inspect %s: %w", path, af.Corrupt)
+	}
 	return Artifact{
 		Size:       size,
-		SHA256:     hex.EncodeToString(h.Sum(nil)),
+		SHA256:     sum,
 		PluginPath: af.PluginPath,
 		BuildInfo:  convertBuildInfo(af),
 		Packages:   af.Packages,

@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
@@ -80,15 +81,15 @@ func main() {
 	strippedFile := goBuild(t, pluginDir, "hello-stripped.so", "-buildmode=plugin", "-trimpath", "-ldflags=-s -w")
 	hostFile := goBuild(t, hostDir, "host", "-trimpath")
 
-	plug, err := InspectFile(pluginFile)
+	plug, err := InspectFile(context.Background(), pluginFile)
 	if err != nil {
 		t.Fatalf("InspectFile(plugin): %v", err)
 	}
-	stripped, err := InspectFile(strippedFile)
+	stripped, err := InspectFile(context.Background(), strippedFile)
 	if err != nil {
 		t.Fatalf("InspectFile(stripped plugin): %v", err)
 	}
-	host, err := InspectFile(hostFile)
+	host, err := InspectFile(context.Background(), hostFile)
 	if err != nil {
 		t.Fatalf("InspectFile(host): %v", err)
 	}
@@ -226,7 +227,7 @@ func TestInspectFileNotGoBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{text, empty, noGo, truncated} {
-		_, err := InspectFile(path)
+		_, err := InspectFile(context.Background(), path)
 		var ngb *NotGoBinaryError
 		if !errors.As(err, &ngb) {
 			t.Errorf("InspectFile(%s) err = %v (%T), want *NotGoBinaryError", filepath.Base(path), err, err)
@@ -247,7 +248,7 @@ func TestInspectFileNotGoBinary(t *testing.T) {
 		}
 	}
 
-	_, err := InspectFile(filepath.Join(dir, "missing"))
+	_, err := InspectFile(context.Background(), filepath.Join(dir, "missing"))
 	var ngb *NotGoBinaryError
 	if err == nil || errors.As(err, &ngb) || !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "inspect ") {
 		t.Errorf("InspectFile(missing) err = %v, want a wrapped not-exist error", err)

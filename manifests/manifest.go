@@ -3,16 +3,18 @@ package manifests
 import (
 	"bytes"
 	"cmp"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/pbuild/pbuild/internal/safefile"
 )
 
 // SchemaVersion is the version of the manifest format this package reads and
@@ -21,6 +23,9 @@ const SchemaVersion = 1
 
 // FileName is the manifest's file name inside the dist directory.
 const FileName = "pbuild.manifest.json"
+
+// MaxSize is the largest manifest Read and ReadFile accept, in bytes.
+const MaxSize = 64 << 20
 
 // Artifact kinds.
 const (
@@ -223,13 +228,17 @@ func nonNilMap[K comparable, V any](m map[K]V) map[K]V {
 }
 
 // Read decodes a manifest. It is strict: the document must be a single JSON
-// object whose schemaVersion is SchemaVersion, with every non-optional field
-// present, no unknown fields (names match case-sensitively) and no nulls.
+// object of at most MaxSize bytes whose schemaVersion is SchemaVersion,
+// with every non-optional field present, no unknown fields (names match
+// case-sensitively) and no nulls, and its values must pass Validate.
 // Slices and maps of the result are never nil.
 func Read(r io.Reader) (*Manifest, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("read manifest: over the limit of %d bytes", MaxSize)
 	}
 	m, err := decode(data)
 	if err != nil {
@@ -238,9 +247,17 @@ func Read(r io.Reader) (*Manifest, error) {
 	return m, nil
 }
 
-// ReadFile reads and decodes the manifest at path; see Read.
-func ReadFile(path string) (*Manifest, error) {
-	data, err := os.ReadFile(path)
+// ReadFile reads and decodes the manifest at path; see Read. The path is
+// one the user named, so symbolic links are followed; it must be a
+// regular file of at most MaxSize bytes (a named pipe or a device is an
+// error, not a wait), and the read stops when ctx is cancelled.
+func ReadFile(ctx context.Context, path string) (*Manifest, error) {
+	f, err := safefile.OpenPath(ctx, path, MaxSize)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := f.ReadAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
@@ -292,6 +309,9 @@ func decode(data []byte) (*Manifest, error) {
 		return nil, errors.New("unexpected data after the manifest object")
 	}
 	normalize(&m)
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
 	return &m, nil
 }
 

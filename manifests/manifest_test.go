@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -177,7 +178,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestGoldenReadFile(t *testing.T) {
-	m, err := ReadFile(goldenFile)
+	m, err := ReadFile(context.Background(), goldenFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +215,9 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestRoundTripEmpty(t *testing.T) {
-	data := writeBytes(t, &Manifest{})
+	// The smallest valid manifest: an ABI key and a platform, nothing else.
+	tc := Toolchain{GOOS: "linux", GOARCH: "amd64"}
+	data := writeBytes(t, &Manifest{ABIKey: ABIKey(tc, Build{}, nil), Toolchain: tc})
 	for _, want := range []string{`"schemaVersion": 1`, `"flags": []`, `"tags": []`, `"env": {}`, `"modules": []`, `"artifacts": []`} {
 		if !bytes.Contains(data, []byte(want)) {
 			t.Errorf("output lacks %s:\n%s", want, data)
@@ -254,8 +257,9 @@ func TestWriteOrderIndependent(t *testing.T) {
 	if !bytes.Equal(out1, out2) {
 		t.Errorf("artifact order depends on input order")
 	}
-	r, err := Read(bytes.NewReader(out1))
-	if err != nil {
+	// Two artifacts share a name, which Read refuses: look at the order only.
+	var r Manifest
+	if err := json.Unmarshal(out1, &r); err != nil {
 		t.Fatal(err)
 	}
 	var order []string
@@ -382,14 +386,14 @@ func TestReadStrict(t *testing.T) {
 
 func TestReadFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := ReadFile(filepath.Join(dir, FileName)); err == nil || !errors.Is(err, fs.ErrNotExist) {
+	if _, err := ReadFile(context.Background(), filepath.Join(dir, FileName)); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadFile(missing) err = %v, want a not-exist error", err)
 	}
 	bad := filepath.Join(dir, "bad.json")
 	if err := os.WriteFile(bad, []byte(`{"schemaVersion": 7}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ReadFile(bad)
+	_, err := ReadFile(context.Background(), bad)
 	if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "schemaVersion 7") {
 		t.Errorf("ReadFile(bad) err = %v, want it to name the file and the version", err)
 	}

@@ -158,7 +158,7 @@ func checkSchemaType(t *testing.T, root, n schemaNode, typ reflect.Type, at stri
 
 // validate is a small JSON Schema checker covering the keywords the manifest
 // schema uses: $ref (local), type, required, properties,
-// additionalProperties, items, pattern, enum, const, minLength, minimum.
+// additionalProperties, items, pattern, enum, const, not, minLength, minimum.
 func validate(root, n schemaNode, v any, at string) []string {
 	for {
 		ref, ok := n["$ref"].(string)
@@ -190,6 +190,9 @@ func validate(root, n schemaNode, v any, at string) []string {
 	}
 	if c, ok := n["const"]; ok && !reflect.DeepEqual(c, v) {
 		fail("%v != const %v", v, c)
+	}
+	if not, ok := n["not"].(schemaNode); ok && len(validate(root, not, v, at)) == 0 {
+		fail("%v matches the schema under not", v)
 	}
 	if e, ok := n["enum"].([]any); ok && !slices.ContainsFunc(e, func(x any) bool { return reflect.DeepEqual(x, v) }) {
 		fail("%v not in enum %v", v, e)
@@ -272,6 +275,9 @@ func TestGoldenValidatesAgainstSchema(t *testing.T) {
 			d["artifacts"].([]any)[0].(map[string]any)["packages"].(map[string]any)["fmt"] = "XYZ"
 		}},
 		{"bad kind", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["kind"] = "library" }},
+		{"file leaving", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["file"] = "../x" }},
+		{"file is the manifest", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["file"] = FileName }},
+		{"bad name", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["name"] = "a/b" }},
 		{"schemaVersion", func(d map[string]any) { d["schemaVersion"] = 2 }},
 	}
 	for _, b := range bad {
@@ -300,4 +306,30 @@ func TestEmptyManifestValidatesAgainstSchemaShape(t *testing.T) {
 			t.Error(e)
 		}
 	}
+}
+
+// TestSchemaAgreesWithValidate: the schema's rules for an artifact's name
+// and file accept exactly what CheckName and CheckFile accept.
+func TestSchemaAgreesWithValidate(t *testing.T) {
+	root := loadSchema(t)
+	props := resolve(t, root, root["$defs"].(schemaNode)["artifact"].(schemaNode))["properties"].(schemaNode)
+	files := []string{
+		"app", "plugins/hello.so", "a/b/c", "...", ".hidden", "..x", "x..", "a.", "a/.b", "a/..b", "a/...",
+		"ünï/cödé", "a b", "-x", strings.Repeat("x", 300), FileName, "plugins/" + FileName,
+		"", ".", "..", "../x", "a/..", "a/../b", "./a", "a/.", "a//b", "a/", "/a", "//a",
+		`a\b`, `..\x`, "a\nb", "a\x00b", "a\x7fb", "a\tb", "\x1f",
+	}
+	names := []string{"app", "hello-0.2", "a_b.c", "A9", "x", strings.Repeat("n", 64), strings.Repeat("n", 65),
+		"", ".x", "-x", "_x", "a b", "a/b", "ä", "a\nb"}
+	check := func(what string, schema schemaNode, cases []string, goCheck func(string) error) {
+		for _, c := range cases {
+			schemaOK := len(validate(root, schema, c, "#")) == 0
+			goErr := goCheck(c)
+			if schemaOK != (goErr == nil) {
+				t.Errorf("%s %q: schema accepts: %v, Go: %v", what, c, schemaOK, goErr)
+			}
+		}
+	}
+	check("file", props["file"].(schemaNode), files, CheckFile)
+	check("name", props["name"].(schemaNode), names, CheckName)
 }

@@ -55,6 +55,38 @@ type Workspace struct {
 	Root     string    // absolute; the deepest directory holding every module
 	Modules  []*Module // sorted by Rel
 	Packages []Package // in target order
+	// WorkFile is the project's own go.work, when it has one: the modules
+	// it uses are joined to the workspace, and its version replacements
+	// (WorkReplaces) kept.
+	WorkFile     string
+	WorkReplaces []*modfile.Replace
+	// Joined are the modules only the project's go.work brought in.
+	Joined []*Module
+}
+
+// Option tunes Discover.
+type Option func(*discoverOptions)
+
+type discoverOptions struct{ workFile string }
+
+// WithWorkFile joins the modules the go.work file at path uses (the
+// project's own workspace) and keeps its replacements, as the go command
+// would for a build in that workspace.
+func WithWorkFile(path string) Option {
+	return func(o *discoverOptions) { o.workFile = path }
+}
+
+// FindWorkFile returns the go.work file governing dir, as the go command
+// finds it (dir or the nearest directory above it holding one), or "".
+func FindWorkFile(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, "go.work")); err == nil && fi.Mode().IsRegular() {
+			return filepath.Join(d, "go.work")
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
+	}
 }
 
 // TargetError is a target that cannot be built as asked.
@@ -71,8 +103,13 @@ func (e *TargetError) Error() string {
 // Hint tells the user what to do.
 func (e *TargetError) Hint() string { return e.hint }
 
-// Discover finds the modules of targets and of their local replacements.
-func Discover(targets []Target) (*Workspace, error) {
+// Discover finds the modules of targets and of their local replacements
+// (and, WithWorkFile, of the project's go.work).
+func Discover(targets []Target, options ...Option) (*Workspace, error) {
+	var o discoverOptions
+	for _, opt := range options {
+		opt(&o)
+	}
 	mods := map[string]*Module{} // by Dir
 	byPath := map[string]*Module{}
 	var pkgs []Package
@@ -121,6 +158,10 @@ func Discover(targets []Target) (*Workspace, error) {
 		if name != "main" {
 			return nil, fail(fmt.Sprintf("package %s is not a main package", name), "a "+t.Kind+" must be package main")
 		}
+		if t.Kind == KindPlugin && m.Path == "main" {
+			return nil, fail("its module is named main: the runtime cannot load a plugin whose package path is main",
+				"rename the module in "+filepath.Join(modDir, "go.mod")+" (module example.com/"+t.Name+", say)")
+		}
 		if t.Version != "" {
 			// Dots in a pluginpath's last element are escaped by the
 			// linker (%2e); underscores read better.
@@ -138,6 +179,50 @@ func Discover(targets []Target) (*Workspace, error) {
 			}
 		}
 		pkgs = append(pkgs, Package{Target: t, ImportPath: ip, Module: m})
+	}
+	var joined []*Module
+	var workReplaces []*modfile.Replace
+	if o.workFile != "" {
+		wf, err := readWorkFile(o.workFile)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range wf.Use {
+			dir := u.Path
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(filepath.Dir(o.workFile), filepath.FromSlash(dir))
+			}
+			dir = filepath.Clean(dir)
+			if _, seen := mods[dir]; seen {
+				continue
+			}
+			m, err := add(dir)
+			if err != nil {
+				return nil, &ModuleError{Path: u.Path, Msg: fmt.Sprintf("used by %s: %v", o.workFile, err)}
+			}
+			joined = append(joined, m)
+		}
+		for _, r := range wf.Replace {
+			if r.New.Version != "" || !modfile.IsDirectoryPath(r.New.Path) {
+				workReplaces = append(workReplaces, r)
+				continue
+			}
+			// A directory: joined to the workspace like a module's local
+			// replacement (go.work may not also replace a module it uses).
+			dir := r.New.Path
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(filepath.Dir(o.workFile), filepath.FromSlash(dir))
+			}
+			dir = filepath.Clean(dir)
+			if _, seen := mods[dir]; seen {
+				continue
+			}
+			m, err := add(dir)
+			if err != nil {
+				return nil, &ModuleError{Path: r.Old.Path, Msg: fmt.Sprintf("replaced by %s in %s: %v", r.New.Path, o.workFile, err)}
+			}
+			joined = append(joined, m)
+		}
 	}
 	// Follow local replacements, transitively.
 	for queue := sortedModules(mods); len(queue) > 0; queue = queue[1:] {
@@ -164,7 +249,7 @@ func Discover(targets []Target) (*Workspace, error) {
 	if err := checkVersioned(pkgs, mods); err != nil {
 		return nil, err
 	}
-	ws := &Workspace{Root: commonRoot(mods), Modules: sortedModules(mods)}
+	ws := &Workspace{Root: commonRoot(mods), Modules: sortedModules(mods), WorkFile: o.workFile, WorkReplaces: workReplaces, Joined: joined}
 	for _, m := range ws.Modules {
 		m.Rel = slashRel(ws.Root, m.Dir)
 	}
@@ -174,6 +259,19 @@ func Discover(targets []Target) (*Workspace, error) {
 	}
 	ws.Packages = pkgs
 	return ws, nil
+}
+
+// readWorkFile parses a go.work file.
+func readWorkFile(path string) (*modfile.WorkFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	wf, err := modfile.ParseWork(path, data, nil)
+	if err != nil {
+		return nil, &ModuleError{Path: path, Msg: err.Error()}
+	}
+	return wf, nil
 }
 
 // checkVersioned makes sure that moving a versioned plugin's module moves

@@ -31,8 +31,9 @@ const CABundlePath = "/etc/pbuild/ca-certificates.crt"
 type Resolver struct {
 	Engine container.Engine
 	Image  string
-	// Project labels the container (see container.Spec).
+	// Project and Owner label the container (see container.Spec).
 	Project string
+	Owner   string
 	// Env is forwarded into the container: GOPROXY, GOPRIVATE, GONOSUMDB,
 	// GOSUMDB, GOFLAGS, proxies (KEY=VALUE).
 	Env []string
@@ -85,6 +86,9 @@ func (e *Error) Hint() string {
 	if strings.Contains(e.Output, "missing go.sum entry") || strings.Contains(e.Output, "updates to go.mod needed") {
 		return "run `go mod tidy` in the module named above and commit go.mod and go.sum; pbuild never edits your files"
 	}
+	if strings.Contains(e.Output, "no space left on device") {
+		return "the Docker engine's disk is full: free space there (docker system df) and build again"
+	}
 	if strings.Contains(e.Output, "certificate") {
 		return "the container cannot verify TLS: set SSL_CERT_FILE to your CA bundle (pbuild forwards it)"
 	}
@@ -106,6 +110,7 @@ func (r *Resolver) Run(ctx context.Context, ws *Workspace, dir string) (*Result,
 		Image:   r.Image,
 		Step:    "resolve",
 		Project: r.Project,
+		Owner:   r.Owner,
 		Env:     env,
 		Network: true,
 		Mounts:  []container.Mount{{Volume: ModCacheVolume, Target: "/go/pkg/mod"}},

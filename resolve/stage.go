@@ -18,9 +18,10 @@ import (
 
 // Stage copies every module of ws into dst, at its path relative to the
 // workspace root, and writes dst/go.work over them with go line goVersion.
-// Directories listed in skip (absolute; the output directory, say) are left
-// out. The user's files are only read.
-func Stage(ws *Workspace, dst, goVersion string, skip []string) error {
+// Paths for which skip reports true (the output directory and what pbuild
+// keeps beside it) are left out; skip may be nil. The user's files are only
+// read.
+func Stage(ws *Workspace, dst, goVersion string, skip func(path string) bool) error {
 	for _, m := range ws.Modules {
 		files, err := moduleFiles(m.Dir, skip)
 		if err != nil {
@@ -34,6 +35,11 @@ func Stage(ws *Workspace, dst, goVersion string, skip []string) error {
 			if m.StagedPath != m.Path {
 				if err := movePath(to, rel, m.Path, m.StagedPath); err != nil {
 					return fmt.Errorf("stage module %s as %s: %w", m.Path, m.StagedPath, err)
+				}
+			}
+			if rel == "go.mod" {
+				if err := relativeReplaces(to, m, ws); err != nil {
+					return fmt.Errorf("stage module %s: %w", m.Path, err)
 				}
 			}
 		}
@@ -52,45 +58,157 @@ func Stage(ws *Workspace, dst, goVersion string, skip []string) error {
 			return fmt.Errorf("write go.work: %w", err)
 		}
 	}
+	for _, r := range ws.WorkReplaces {
+		// The project's go.work replacements by module versions.
+		if err := wf.AddReplace(r.Old.Path, r.Old.Version, r.New.Path, r.New.Version); err != nil {
+			return fmt.Errorf("write go.work: %w", err)
+		}
+	}
 	wf.SortBlocks()
 	wf.Cleanup()
-	return os.WriteFile(filepath.Join(dst, "go.work"), modfile.Format(wf.Syntax), 0o644)
+	if err := os.WriteFile(filepath.Join(dst, "go.work"), modfile.Format(wf.Syntax), 0o644); err != nil {
+		return err
+	}
+	return StampTimes(dst)
+}
+
+// relativeReplaces points the staged go.mod's replacements by absolute
+// directories at the staged copies of those modules: the absolute path is
+// the user's, and means nothing where the staged workspace is built.
+func relativeReplaces(file string, m *Module, ws *Workspace) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	f, err := modfile.Parse(file, data, nil)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, r := range f.Replace {
+		if r.New.Version != "" || !filepath.IsAbs(r.New.Path) {
+			continue
+		}
+		target := filepath.Clean(r.New.Path)
+		for _, w := range ws.Modules {
+			if w.Dir != target {
+				continue
+			}
+			rel, err := filepath.Rel(filepath.FromSlash(m.Rel), filepath.FromSlash(w.Rel))
+			if err != nil {
+				return err
+			}
+			rel = filepath.ToSlash(rel)
+			if !strings.HasPrefix(rel, "../") {
+				rel = "./" + rel
+			}
+			if err := f.AddReplace(r.Old.Path, r.Old.Version, rel, ""); err != nil {
+				return err
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	out, err := f.Format()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, out, 0o644)
+}
+
+// StampTimes gives every file of the staged workspace in dir the time its
+// content decides (fsx.ContentTime): no fact the go command caches about
+// a staged file by its time outlives the file's content. The builder calls
+// it again once the resolve step added vendor/.
+func StampTimes(dir string) error {
+	if err := fsx.StampContentTimes(dir); err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	return nil
 }
 
 // moduleFiles lists, sorted and slash-separated, the files that belong to the
-// module rooted at dir: everything but nested modules, version control
-// directories, a top-level vendor directory, symbolic links and the
-// directories in skip.
-func moduleFiles(dir string, skip []string) ([]string, error) {
+// module rooted at dir as the go command sees them: everything but nested
+// modules, version control directories, a top-level vendor directory and
+// the paths skip reports (nil: none). Symbolic links are followed, as the
+// go command follows them in a local module: a linked file is the file it
+// points at, a linked directory is walked (once: a link back up is not).
+func moduleFiles(dir string, skip func(string) bool) ([]string, error) {
 	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	seen := map[string]bool{}
+	var walk func(d, rel string) error
+	walk = func(d, rel string) error {
+		real, err := filepath.EvalSymlinks(d)
 		if err != nil {
 			return err
 		}
-		rel := filepath.ToSlash(must(filepath.Rel(dir, p)))
-		if d.IsDir() {
-			if p == dir {
-				return nil
-			}
-			switch d.Name() {
-			case ".git", ".hg", ".svn", ".bzr":
-				return filepath.SkipDir
-			}
-			if rel == "vendor" || contains(skip, p) {
-				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
-				return filepath.SkipDir
-			}
-			return nil
+		if seen[real] {
+			return nil // a link back into what is being walked
 		}
-		if d.Type().IsRegular() {
-			files = append(files, rel)
+		seen[real] = true
+		defer delete(seen, real)
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			p := filepath.Join(d, e.Name())
+			r := path.Join(rel, e.Name())
+			mode := e.Type()
+			if mode&fs.ModeSymlink != 0 {
+				fi, err := os.Stat(p)
+				if err != nil {
+					continue // a dangling link holds nothing
+				}
+				mode = fi.Mode().Type()
+			}
+			if skip != nil && skip(p) {
+				continue
+			}
+			switch {
+			case mode.IsDir():
+				switch e.Name() {
+				case ".git", ".hg", ".svn", ".bzr":
+					continue
+				}
+				if r == "vendor" {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+					continue // another module
+				}
+				if err := walk(p, r); err != nil {
+					return err
+				}
+			case mode.IsRegular():
+				if strings.ContainsAny(r, "\n\r") {
+					return &FileNameError{Module: dir, File: r}
+				}
+				files = append(files, r)
+			}
 		}
 		return nil
-	})
+	}
+	err := walk(dir, "")
 	sort.Strings(files)
 	return files, err
+}
+
+// FileNameError is a module file whose name pbuild cannot record.
+type FileNameError struct {
+	Module string // the module's directory
+	File   string // slash path relative to it
+}
+
+func (e *FileNameError) Error() string {
+	return fmt.Sprintf("%s: file %q has a line break in its name, which a module's hash (go.sum's dirhash) cannot record", e.Module, e.File)
+}
+
+// Hint tells the user what to do.
+func (e *FileNameError) Hint() string {
+	return "rename or remove that file: no Go module may hold a file whose name has a line break"
 }
 
 func must(s string, err error) string {
@@ -98,15 +216,6 @@ func must(s string, err error) string {
 		panic(err)
 	}
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if filepath.Clean(x) == s {
-			return true
-		}
-	}
-	return false
 }
 
 // DirHash is the h1 hash of a staged local module's files (named by their

@@ -3,6 +3,7 @@ package resolve
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -116,7 +117,8 @@ func TestStage(t *testing.T) {
 
 	before := treeHash(t, root)
 	dst := t.TempDir()
-	if err := Stage(ws, dst, "1.24.4", []string{filepath.Join(root, "host", "dist") + "/"}); err != nil {
+	skip := func(p string) bool { return p == filepath.Join(root, "host", "dist") }
+	if err := Stage(ws, dst, "1.24.4", skip); err != nil {
 		t.Fatal(err)
 	}
 	if after := treeHash(t, root); after != before {
@@ -130,6 +132,7 @@ func TestStage(t *testing.T) {
 		"host/go.mod",
 		"host/go.sum",
 		"host/internal/util/util.go",
+		"host/link.go",
 		"host/main.go",
 		"host/testdata/input.txt",
 		"plugins/count/go.mod",
@@ -143,8 +146,17 @@ func TestStage(t *testing.T) {
 	if got := listFiles(t, dst); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("staged files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// Nothing else either: no symbolic links, no directories of skipped trees.
-	for _, p := range []string{"host/link.go", "host/apilink", "host/.git", "host/vendor", "host/nested", "host/dist", "README.md"} {
+	// A symbolic link to a file is staged as the file it points at (the go
+	// command follows it; it used to be dropped, and then "no Go files").
+	if data, err := os.ReadFile(filepath.Join(dst, "host", "link.go")); err != nil || string(data) != src["host/main.go"] {
+		t.Errorf("host/link.go staged as %q, %v; want main.go's content", data, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dst, "host", "link.go")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("host/link.go is not a regular file in the stage")
+	}
+	// Nothing else either: no link to another module, no directories of
+	// skipped trees.
+	for _, p := range []string{"host/apilink", "host/.git", "host/vendor", "host/nested", "host/dist", "README.md"} {
 		if _, err := os.Lstat(filepath.Join(dst, filepath.FromSlash(p))); err == nil {
 			t.Errorf("%s was staged", p)
 		}
@@ -333,5 +345,25 @@ func TestDirHashRootModule(t *testing.T) {
 	containertest.WriteFiles(t, dir, files{"extra.go": "package main\n"})
 	if after, _ := DirHash(dir, root); after == before {
 		t.Error("a new file in the root module did not change its hash")
+	}
+}
+
+// TestStageNamesABadFileName: a file whose name has a line break cannot be
+// hashed; the error names it (it used to say only "dirhash: ...").
+func TestStageNamesABadFileName(t *testing.T) {
+	root := t.TempDir()
+	containertest.WriteFiles(t, root, map[string]string(greeterFiles()))
+	bad := filepath.Join(root, "host", "odd\nname.txt")
+	if err := os.WriteFile(bad, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := Discover(greeterTargets(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Stage(ws, t.TempDir(), "1.24.4", nil)
+	var fe *FileNameError
+	if !errors.As(err, &fe) || fe.File != "odd\nname.txt" || !strings.Contains(err.Error(), filepath.Join(root, "host")) {
+		t.Fatalf("got %v, want a FileNameError naming host/odd\\nname.txt", err)
 	}
 }

@@ -6,12 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +26,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/manifests"
 )
 
@@ -78,6 +84,12 @@ func TestScripts(t *testing.T) {
 			"noglob":     cmdNoGlob,
 			"stamped":    cmdStamped,
 			"sameresult": cmdSameResult,
+			"hangsock":   cmdHangSock,
+			"notengine":  cmdNotEngine,
+			"mkfifo":     cmdMkfifo,
+			"stopstep":   cmdStopStep,
+			"deadowner":  cmdDeadOwner,
+			"gone":       cmdGone,
 		},
 	})
 }
@@ -267,7 +279,7 @@ func cmdStamped(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: stamped DIST")
 	}
-	m, err := manifests.ReadFile(filepath.Join(ts.MkAbs(args[0]), manifests.FileName))
+	m, err := manifests.ReadFile(context.Background(), filepath.Join(ts.MkAbs(args[0]), manifests.FileName))
 	if err != nil {
 		ts.Fatalf("%v", err)
 	}
@@ -312,7 +324,9 @@ func snapshot(ts *testscript.TestScript, dir string) map[string]string {
 	root := ts.MkAbs(dir)
 	out := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		// The marker records where the directory is (its inode), not what
+		// the build made.
+		if err != nil || d.IsDir() || d.Name() == owner.MarkerFile {
 			return err
 		}
 		data, err := os.ReadFile(p)
@@ -328,4 +342,145 @@ func snapshot(ts *testscript.TestScript, dir string) map[string]string {
 		ts.Fatalf("snapshot %s: %v", dir, err)
 	}
 	return out
+}
+
+// hangsock VAR listens on a unix socket in $WORK that accepts connections
+// and never answers, and sets VAR to its address (DOCKER_HOST form).
+func cmdHangSock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: hangsock VAR")
+	}
+	sock := ts.MkAbs("hang.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		ts.Fatalf("hangsock: %v", err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never read or answered
+			mu.Unlock()
+		}
+	}()
+	ts.Defer(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	ts.Setenv(args[0], "unix://"+sock)
+}
+
+// notengine VAR serves HTTP on 127.0.0.1 answering 404 to everything (a
+// web server, not a Docker engine) and sets VAR to its address.
+func cmdNotEngine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: notengine VAR")
+	}
+	srv := httptest.NewServer(http.NotFoundHandler())
+	ts.Defer(srv.Close)
+	ts.Setenv(args[0], "tcp://"+strings.TrimPrefix(srv.URL, "http://"))
+}
+
+// mkfifo PATH makes a named pipe.
+func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfifo PATH")
+	}
+	if err := syscall.Mkfifo(ts.MkAbs(args[0]), 0o644); err != nil {
+		ts.Fatalf("mkfifo: %v", err)
+	}
+}
+
+// stopstep STEP stops (docker stop) the running pbuild container of this
+// script's project for STEP, as a user or another tool might.
+func cmdStopStep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: stopstep STEP")
+	}
+	cli := dockerClient(ts)
+	defer cli.Close()
+	for _, c := range labelled(ts, cli, args[0]) {
+		if c.State == "running" {
+			timeout := 0
+			if err := cli.ContainerStop(context.Background(), c.ID, dcontainer.StopOptions{Timeout: &timeout}); err != nil {
+				ts.Fatalf("stop %s: %v", c.ID, err)
+			}
+			return
+		}
+	}
+	ts.Fatalf("no running %s container", args[0])
+}
+
+// deadowner NAME OWNERSTATE creates (does not start) a container labelled
+// as pbuild's for this script's project, owned by a process of this
+// machine that has exited (dead), by this test process (alive), or by a
+// process of another machine (elsewhere).
+func cmdDeadOwner(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: deadowner NAME dead|alive|elsewhere")
+	}
+	self, err := owner.Self()
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	var id owner.ID
+	switch args[1] {
+	case "dead":
+		cmd := exec.Command("true")
+		if err := cmd.Run(); err != nil {
+			ts.Fatalf("%v", err)
+		}
+		id = owner.ID{Machine: self.Machine, PID: cmd.Process.Pid, Start: 1}
+	case "alive":
+		id = self
+	case "elsewhere":
+		id = owner.ID{Machine: "000000000000", PID: 1, Start: 1}
+	default:
+		ts.Fatalf("deadowner: unknown state %q", args[1])
+	}
+	cli := dockerClient(ts)
+	defer cli.Close()
+	labels := container.Labels(container.Spec{Step: "build", Project: ts.MkAbs("pbuild.yaml"), Owner: id.String()})
+	_, err = cli.ContainerCreate(context.Background(), &dcontainer.Config{Image: "pbuild/base:bookworm", Cmd: []string{"true"}, Labels: labels},
+		&dcontainer.HostConfig{NetworkMode: "none"}, nil, nil, scriptContainer(ts, args[0]))
+	if err != nil {
+		ts.Fatalf("create container: %v", err)
+	}
+	ts.Defer(func() {
+		c := dockerClient(ts)
+		defer c.Close()
+		c.ContainerRemove(context.Background(), scriptContainer(ts, args[0]), dcontainer.RemoveOptions{Force: true})
+	})
+}
+
+// gone NAME asserts that the container NAME (made by deadowner) no longer
+// exists; ! gone NAME that it does.
+func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: gone NAME")
+	}
+	cli := dockerClient(ts)
+	defer cli.Close()
+	_, err := cli.ContainerInspect(context.Background(), scriptContainer(ts, args[0]))
+	exists := err == nil
+	if exists && !neg {
+		ts.Fatalf("container %s exists", args[0])
+	}
+	if !exists && neg {
+		ts.Fatalf("container %s is gone: %v", args[0], err)
+	}
+}
+
+// scriptContainer is the engine-wide name of a container a script made.
+func scriptContainer(ts *testscript.TestScript, name string) string {
+	return fmt.Sprintf("pbuild-test-%x-%s", sha256.Sum256([]byte(ts.Getenv("WORK"))), name)[:len("pbuild-test-")+16] + "-" + name
 }

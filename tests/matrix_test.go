@@ -341,16 +341,7 @@ func matrixGoEnv() map[string]string {
 	return out
 }
 
-func matrixCacheDir() string {
-	if d := os.Getenv("PBUILD_CACHE"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		d = os.TempDir()
-	}
-	return filepath.Join(d, "pbuild")
-}
+func matrixCacheDir() string { return pbuildCache() }
 
 // matrixCABundle is the CA bundle to forward, as pbuild finds it.
 func matrixCABundle() []byte {
@@ -650,7 +641,7 @@ func matrixJudge(t *testing.T, v matrixVariant, out string, runs matrixRuns) mat
 	for _, p := range v.plugins {
 		paths = append(paths, filepath.Join(out, p))
 	}
-	res, err := check.Files(filepath.Join(out, v.host), paths, check.Options{})
+	res, err := check.Files(context.Background(), filepath.Join(out, v.host), paths, check.Options{})
 	if err != nil {
 		errorf("check: %v", err)
 		row.agree = false

@@ -1,20 +1,19 @@
 package tests
 
 import (
-	"io/fs"
-
 	"context"
-	"github.com/pbuild/pbuild/internal/digest"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
 
 	"github.com/pbuild/pbuild/internal/buildkitengine"
 	"github.com/pbuild/pbuild/internal/buildkitengine/buildkittest"
+	"github.com/pbuild/pbuild/internal/digest"
+	"github.com/pbuild/pbuild/internal/owner"
 )
 
 // TestRemoteBuildKit builds examples/greeter with the real pbuild on a
@@ -26,17 +25,7 @@ func TestRemoteBuildKit(t *testing.T) {
 		t.Skip("-short")
 	}
 	ctx := context.Background()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err == nil {
-		defer cli.Close()
-		_, err = cli.Ping(ctx)
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no Docker engine, and CI=true: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
+	requireEngine(t)
 	addr := buildkittest.Start(t, "", func(addr string) error {
 		c, err := buildkitengine.Dial(ctx, addr, buildkitengine.WithCheckTimeout(2*time.Second))
 		if err == nil {
@@ -45,12 +34,7 @@ func TestRemoteBuildKit(t *testing.T) {
 		return err
 	})
 
-	bin := filepath.Join(t.TempDir(), "pbuild")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/pbuild")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build pbuild: %v\n%s", err, out)
-	}
+	bin := buildPbuild(t)
 	work := t.TempDir()
 	dists := map[string]string{}
 	for _, backend := range [][]string{{"docker", "--backend", "docker"}, {"remote", "--backend", "buildkit", "--buildkit-addr", addr}} {
@@ -85,21 +69,16 @@ func TestRemoteBuildKit(t *testing.T) {
 	}
 }
 
-// pbuildCache is where downloaded toolchains are kept between tests.
-func pbuildCache() string {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	return filepath.Join(cache, "pbuild")
-}
+// pbuildCache is where downloaded toolchains are kept between the tests
+// of one run (see TestMain).
+func pbuildCache() string { return os.Getenv("PBUILD_CACHE") }
 
 // digests maps every file below dir to its sha256.
 func digests(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || d.Name() == owner.MarkerFile {
 			return err
 		}
 		sum, err := digest.File(p)

@@ -67,7 +67,7 @@ func (f *Fetcher) Fetch(ctx context.Context, version, pinned string) (*Fetched, 
 			return nil, &FetchError{Module: mv.String(), Err: err}
 		}
 	}
-	fileSum, err := digest.File(zipPath)
+	fileSum, err := digest.FileContext(ctx, zipPath)
 	if err != nil {
 		return nil, &FetchError{Module: mv.String(), Err: err}
 	}

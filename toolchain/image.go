@@ -72,8 +72,10 @@ func (e *BaseImageError) Hint() string {
 type Maker struct {
 	Engine  Engine
 	Fetcher *Fetcher
-	// Project labels the containers the maker starts (see container.Spec).
+	// Project and Owner label the containers the maker starts (see
+	// container.Spec).
 	Project string
+	Owner   string
 	// OnStep, when set, is told what the maker is doing.
 	OnStep func(msg string)
 }
@@ -189,7 +191,7 @@ func (m *Maker) probe(ctx context.Context, tc *Toolchain) error {
 // runProbe runs the toolchain once and returns what probeScript printed.
 func (m *Maker) runProbe(ctx context.Context, tc *Toolchain) (string, error) {
 	var out, errOut bytes.Buffer
-	err := container.Use(ctx, m.Engine, container.Spec{Image: tc.Image, Step: "toolchain", Project: m.Project}, func(c *container.Container) error {
+	err := container.Use(ctx, m.Engine, container.Spec{Image: tc.Image, Step: "toolchain", Project: m.Project, Owner: m.Owner}, func(c *container.Container) error {
 		code, err := c.Exec(ctx, container.Exec{Cmd: []string{"sh", "-c", probeScript}, Stdout: &out, Stderr: &errOut})
 		if err != nil {
 			return err

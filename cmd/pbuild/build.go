@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,14 +18,16 @@ import (
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/digest"
 	"github.com/pbuild/pbuild/internal/dockerengine"
+	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
 )
 
 type buildOptions struct {
-	file    string
-	against string
-	force   bool
-	backend backendOptions
+	file        string
+	against     string
+	force       bool
+	outputClean bool
+	backend     backendOptions
 }
 
 func buildCmd(d *deps, root *rootOptions) *cobra.Command {
@@ -37,6 +43,7 @@ func buildCmd(d *deps, root *rootOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&opts.file, "file", "f", config.FileName, "config file")
 	cmd.Flags().StringVar(&opts.against, "against", "", "build the plugins for a released host: its manifest fixes the toolchain, settings and module versions")
 	cmd.Flags().BoolVar(&opts.force, "force", false, "build and link every artifact again, even when the output directory was made from the same inputs and is intact")
+	cmd.Flags().BoolVar(&opts.outputClean, "output-clean", false, "replace the output directory even when pbuild did not make it, with everything in it")
 	opts.backend.flags(cmd, d)
 	return cmd
 }
@@ -67,7 +74,14 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 	if err != nil {
 		return err
 	}
-	eng, err := d.engine()
+	var pin *builder.Pin
+	if opts.against != "" {
+		if pin, err = readPin(ctx, opts.against); err != nil {
+			return err
+		}
+		pin.Host = true
+	}
+	eng, err := d.engine(ctx)
 	if err != nil {
 		return err
 	}
@@ -76,19 +90,12 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 	if err != nil {
 		return err
 	}
+	bopts.OutputClean, bopts.Pin = opts.outputClean, pin
 	if bopts.BuildKit, err = opts.backend.connect(ctx, d, root, eng); err != nil {
 		return err
 	}
 	if bopts.BuildKit != nil {
 		defer bopts.BuildKit.Client.Close()
-	}
-	if opts.against != "" {
-		pin, err := readPin(opts.against)
-		if err != nil {
-			return err
-		}
-		pin.Host = true
-		bopts.Pin = pin
 	}
 	// Only a build can find its output up to date, so only it needs to
 	// know which pbuild it is (a rebuild always builds).
@@ -168,6 +175,7 @@ func (d *deps) buildOptions(root *rootOptions, eng *dockerengine.Engine) (builde
 		ResolveEnv: d.env.resolveEnv(),
 		CABundle:   ca,
 		OnEvent:    prog.event,
+		Self:       d.env.Self,
 	}, nil
 }
 
@@ -183,16 +191,27 @@ func (d *deps) toolID() string {
 }
 
 // readPin reads a manifest to pin a build to.
-func readPin(path string) (*builder.Pin, error) {
-	m, err := manifests.ReadFile(path)
+// It reads the file once: the digest is of the bytes that were parsed.
+func readPin(ctx context.Context, path string) (*builder.Pin, error) {
+	f, err := safefile.OpenPath(ctx, path, manifests.MaxSize)
 	if err != nil {
-		return nil, usageErrorf("%v", err)
+		return nil, usageErrorf("read manifest: %v", err)
 	}
-	sum, err := digest.File(path)
+	data, err := f.ReadAll(ctx)
+	f.Close()
 	if err != nil {
+		return nil, usageErrorf("read manifest: %v", err)
+	}
+	m, err := manifests.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, usageErrorf("%s: %v", path, err)
+	}
+	sum := sha256.Sum256(data)
+	pin := &builder.Pin{Manifest: m, SHA256: hex.EncodeToString(sum[:]), Source: path}
+	if err := pin.Check(); err != nil {
 		return nil, err
 	}
-	return &builder.Pin{Manifest: m, SHA256: sum}, nil
+	return pin, nil
 }
 
 // loadConfig loads the config file; a missing file is a usage error.

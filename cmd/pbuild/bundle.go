@@ -97,7 +97,7 @@ func runBundle(cmd *cobra.Command, d *deps, root *rootOptions, opts *bundleOptio
 			return &inputError{err: fmt.Errorf("bundle: --key: %w", err), hint: "pass the PREFIX.key file written by `pbuild keygen`"}
 		}
 	}
-	res, err := bundle.Create(dist, bundle.Options{
+	res, err := bundle.Create(cmd.Context(), dist, bundle.Options{
 		Name:    opts.name,
 		Version: opts.version,
 		OutDir:  out,

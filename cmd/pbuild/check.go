@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pbuild/pbuild/check"
@@ -22,7 +24,7 @@ loading the plugins in the order given. It names the cause of every
 incompatibility and suggests a fix. Exit 0: all load; 1: some cannot;
 2: bad usage or unreadable input.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(d, root, opts, args)
+			return runCheck(cmd.Context(), d, root, opts, args)
 		},
 	}
 	cmd.Flags().StringVar(&opts.manifest, "manifest", "", "check the artifacts of this pbuild manifest (and their sha256)")
@@ -30,7 +32,7 @@ incompatibility and suggests a fix. Exit 0: all load; 1: some cannot;
 	return cmd
 }
 
-func runCheck(d *deps, root *rootOptions, opts *checkOptions, args []string) error {
+func runCheck(ctx context.Context, d *deps, root *rootOptions, opts *checkOptions, args []string) error {
 	copts := check.Options{MaxGLIBC: opts.glibc}
 	var res *check.Result
 	var err error
@@ -38,11 +40,11 @@ func runCheck(d *deps, root *rootOptions, opts *checkOptions, args []string) err
 	case opts.manifest != "" && len(args) > 0:
 		return usageErrorf("pass either --manifest or HOST PLUGIN..., not both")
 	case opts.manifest != "":
-		res, err = check.Manifest(opts.manifest, copts)
+		res, err = check.Manifest(ctx, opts.manifest, copts)
 	case len(args) < 2:
 		return usageErrorf("check needs a host and at least one plugin, or --manifest")
 	default:
-		res, err = check.Files(args[0], args[1:], copts)
+		res, err = check.Files(ctx, args[0], args[1:], copts)
 	}
 	if err != nil {
 		return err

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/toolchain"
 )
 
@@ -85,7 +88,7 @@ func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []doctorCheck {
 		add(doctorCheck{Name: "config", Detail: err.Error(), Hint: "fix the config file"})
 	}
 
-	eng, err := d.engine()
+	eng, err := d.engine(ctx)
 	if err == nil {
 		defer eng.Close()
 	}
@@ -99,7 +102,12 @@ func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []doctorCheck {
 		}
 	}
 	if !info.ok {
-		add(doctorCheck{Name: "engine", Detail: err.Error(), Hint: "start the Docker engine (dockerd) or point DOCKER_HOST at one"})
+		hint := "start the Docker engine (dockerd) or point DOCKER_HOST at one"
+		var h hinter
+		if errors.As(err, &h) {
+			hint = h.Hint()
+		}
+		add(doctorCheck{Name: "engine", Detail: err.Error(), Hint: hint})
 		return append(checks, caCheck(d))
 	}
 
@@ -134,10 +142,8 @@ func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []doctorCheck {
 	}
 
 	add(caCheck(d))
-	if ids, err := eng.Leftovers(ctx); err == nil && len(ids) > 0 {
-		add(doctorCheck{Name: "containers", OK: true, Warn: true,
-			Detail: fmt.Sprintf("%d containers labelled %q exist: builds running now, or left by a pbuild that was killed", len(ids), container.Label),
-			Hint:   "if no build is running: docker rm -f $(docker ps -aq --filter label=pbuild)"})
+	if c, ok := containersCheck(ctx, d, eng); ok {
+		add(c)
 	}
 	proxy := d.env.Go["GOPROXY"]
 	if proxy == "" {
@@ -153,4 +159,41 @@ func caCheck(d *deps) doctorCheck {
 		return doctorCheck{Name: "ca-bundle", Detail: "no CA bundle found", Hint: "set SSL_CERT_FILE to your CA bundle; behind a TLS-intercepting proxy, module downloads in the container fail without it"}
 	}
 	return doctorCheck{Name: "ca-bundle", OK: true, Detail: d.env.CAFile + " (forwarded into the resolve container)"}
+}
+
+// containersCheck removes the containers and temporary directories of
+// pbuild processes on this machine that were killed, and reports the
+// containers it cannot judge (another machine's builds, or an older
+// pbuild's); builds running now are left alone.
+func containersCheck(ctx context.Context, d *deps, eng container.Lister) (doctorCheck, bool) {
+	dirs, _ := owner.Sweep(os.TempDir(), "pbuild-", d.env.Self)
+	all, err := container.Classify(ctx, eng, d.env.Self)
+	if err != nil {
+		return doctorCheck{Name: "containers", Detail: err.Error()}, true
+	}
+	var running, unknown []string
+	removed := 0
+	for _, c := range all {
+		switch c.State {
+		case owner.Alive:
+			running = append(running, c.ID[:min(12, len(c.ID))])
+		case owner.Dead:
+			if eng.Remove(ctx, c.ID) == nil {
+				removed++
+			}
+		default:
+			unknown = append(unknown, c.ID[:min(12, len(c.ID))])
+		}
+	}
+	if len(all) == 0 && len(dirs) == 0 {
+		return doctorCheck{}, false
+	}
+	detail := fmt.Sprintf("removed %d containers and %d temporary directories of pbuild processes that were killed; %d containers belong to builds running now",
+		removed, len(dirs), len(running))
+	if len(unknown) == 0 {
+		return doctorCheck{Name: "containers", OK: true, Detail: detail}, true
+	}
+	return doctorCheck{Name: "containers", OK: true, Warn: true,
+		Detail: detail + fmt.Sprintf("; %d were started by pbuild on another machine, or by an older pbuild, and may still be in use: %s", len(unknown), strings.Join(unknown, " ")),
+		Hint:   "once no build uses them: docker rm -f " + strings.Join(unknown, " ")}, true
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+
+	"github.com/pbuild/pbuild/internal/owner"
 )
 
 // env is everything pbuild takes from its environment, read once at start.
@@ -28,6 +30,9 @@ type env struct {
 	SourceDateEpoch string
 	GOOS            string
 	GOARCH          string
+	// Self names this pbuild process: it marks what the process makes so
+	// that a later pbuild can clean up after it if it is killed.
+	Self owner.ID
 }
 
 // goSettings are the go command settings pbuild forwards.
@@ -73,6 +78,12 @@ func readEnv() env {
 	e.Progress = os.Getenv("BUILDKIT_PROGRESS")
 	e.BuildKitHost = os.Getenv("BUILDKIT_HOST")
 	e.SourceDateEpoch = os.Getenv("SOURCE_DATE_EPOCH")
+	if self, err := owner.Self(); err == nil {
+		e.Self = self
+	} else {
+		// No host name: still a process of this machine, named by its ID.
+		e.Self = owner.ID{Machine: "unknown", PID: os.Getpid()}
+	}
 	return e
 }
 

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
+	"syscall"
 
+	"github.com/pbuild/pbuild/builder"
 	"github.com/pbuild/pbuild/check"
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/outdir"
 )
 
 // Exit codes.
@@ -40,8 +45,11 @@ func renderError(w io.Writer, ctx context.Context, err error) int {
 	var cfgErr *config.Error
 	var usage *usageError
 	var input *check.InputError
+	var notOwned *outdir.NotOwnedError
+	var placement *builder.PlacementError
 	switch {
-	case errors.As(err, &usage), errors.As(err, &cfgErr), errors.As(err, &input):
+	case errors.As(err, &usage), errors.As(err, &cfgErr), errors.As(err, &input),
+		errors.As(err, &notOwned), errors.As(err, &placement):
 		code = exitUsage
 	}
 	fmt.Fprintf(w, "pbuild: %s\n", strings.TrimSpace(err.Error()))
@@ -52,13 +60,12 @@ func renderError(w io.Writer, ctx context.Context, err error) int {
 }
 
 func hintFor(err error) string {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return noSpaceHint(err)
+	}
 	var h hinter
 	if errors.As(err, &h) {
 		return h.Hint()
-	}
-	var cfgErr *config.Error
-	if errors.As(err, &cfgErr) {
-		return "fix the config file; see the config reference in pbuild's README"
 	}
 	if errors.Is(err, container.ErrNotFound) {
 		return "run `pbuild doctor` to see what is missing"
@@ -68,4 +75,19 @@ func hintFor(err error) string {
 		return "start the Docker engine (dockerd) or point DOCKER_HOST at one; `pbuild doctor` checks it"
 	}
 	return ""
+}
+
+// noSpaceHint names the place that is full: the path of the failed file
+// operation, when the error carries one.
+func noSpaceHint(err error) string {
+	where := "the disk pbuild writes to"
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		where = "the file system holding " + pe.Path
+	case errors.As(err, &le):
+		where = "the file system holding " + le.New
+	}
+	return "no space left on " + where + ": free space there, or point TMPDIR (pbuild's temporary files) or the output elsewhere"
 }

@@ -9,12 +9,14 @@ import (
 
 	"github.com/pbuild/pbuild/builder"
 	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/internal/owner"
 )
 
 type rebuildOptions struct {
-	source string
-	file   string
-	out    string
+	source      string
+	file        string
+	out         string
+	outputClean bool
 }
 
 func rebuildCmd(d *deps, root *rootOptions) *cobra.Command {
@@ -36,12 +38,13 @@ the packages whose hashes differ. Exit 1 on any difference.`,
 	}
 	cmd.Flags().StringVar(&opts.source, "source", ".", "the project directory the manifest was built from")
 	cmd.Flags().StringVarP(&opts.file, "file", "f", "", "config file (default: SOURCE/pbuild.yaml)")
-	cmd.Flags().StringVar(&opts.out, "out", "", "keep the rebuilt artifacts in this directory (default: a temporary one, removed)")
+	cmd.Flags().StringVar(&opts.out, "out", "", "keep the rebuilt artifacts in this directory, which must be new, empty, or an earlier pbuild output (default: a temporary one, removed)")
+	cmd.Flags().BoolVar(&opts.outputClean, "output-clean", false, "replace the --out directory even when pbuild did not make it, with everything in it")
 	return cmd
 }
 
 func runRebuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *rebuildOptions, manifest string) error {
-	pin, err := readPin(manifest)
+	pin, err := readPin(cmd.Context(), manifest)
 	if err != nil {
 		return err
 	}
@@ -55,14 +58,14 @@ func runRebuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *rebuildOpt
 	}
 	out := opts.out
 	if out == "" {
-		tmp, err := os.MkdirTemp("", "pbuild-rebuild-*")
+		tmp, err := owner.MkdirTemp(os.TempDir(), "pbuild-", d.env.Self)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
+		defer owner.RemoveMarked(tmp)
 		out = filepath.Join(tmp, "dist")
 	}
-	eng, err := d.engine()
+	eng, err := d.engine(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -73,7 +76,7 @@ func runRebuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *rebuildOpt
 	}
 	// A rebuild proves the recorded bytes come out again: it reuses no
 	// earlier output.
-	bopts.Pin, bopts.Output, bopts.Force = pin, out, true
+	bopts.Pin, bopts.Output, bopts.Force, bopts.OutputClean = pin, out, true, opts.outputClean
 	res, err := builder.Build(cmd.Context(), cfg, bopts)
 	if err != nil {
 		return err

@@ -28,9 +28,10 @@ type deps struct {
 	stderr io.Writer
 }
 
-// engine connects to the Docker engine named by DOCKER_HOST (or the default).
-func (d *deps) engine() (*dockerengine.Engine, error) {
-	return dockerengine.New(client.FromEnv)
+// engine connects to the Docker engine named by DOCKER_HOST (or the
+// default), once it answered.
+func (d *deps) engine(ctx context.Context) (*dockerengine.Engine, error) {
+	return dockerengine.Connect(ctx, dockerengine.DefaultTimeouts(), client.FromEnv)
 }
 
 // fetcher downloads toolchains with the user's module settings.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -40,14 +41,14 @@ Exit 0: verified; 1: a step failed; 2: bad usage or unreadable input.`,
 			if len(args) != 1 {
 				return usageErrorf("verify takes one BUNDLE.tar.gz, got %d arguments", len(args))
 			}
-			return runVerify(d, root, opts, args[0])
+			return runVerify(cmd.Context(), d, root, opts, args[0])
 		},
 	}
 	cmd.Flags().StringVar(&opts.key, "key", "", "the public key (PREFIX.pub) that must have signed the attestation")
 	return cmd
 }
 
-func runVerify(d *deps, root *rootOptions, opts *verifyOptions, archive string) error {
+func runVerify(ctx context.Context, d *deps, root *rootOptions, opts *verifyOptions, archive string) error {
 	var pub ed25519.PublicKey
 	if opts.key != "" {
 		var err error
@@ -55,7 +56,7 @@ func runVerify(d *deps, root *rootOptions, opts *verifyOptions, archive string) 
 			return &inputError{err: fmt.Errorf("verify: --key: %w", err), hint: "pass the publisher's PREFIX.pub file (written by `pbuild keygen`)"}
 		}
 	}
-	rep, err := bundle.Verify(archive, bundle.VerifyOptions{PublicKey: pub, Check: checkBundle})
+	rep, err := bundle.Verify(ctx, archive, bundle.VerifyOptions{PublicKey: pub, Check: checkBundle})
 	if rep == nil {
 		return asInputError(err)
 	}
@@ -89,8 +90,11 @@ func runVerify(d *deps, root *rootOptions, opts *verifyOptions, archive string) 
 }
 
 // checkBundle is verify's last step: pbuild check on the extracted bundle.
-func checkBundle(dir string, m *manifests.Manifest) (string, error) {
-	res, err := check.Dir(dir, m, check.Options{})
+func checkBundle(ctx context.Context, dir string, m *manifests.Manifest) (string, error) {
+	res, err := check.Dir(ctx, dir, m, check.Options{})
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
 	if err != nil {
 		// Files in a verified archive that cannot be checked fail the
 		// bundle (exit 1); they are not unreadable input (exit 2).

@@ -1,6 +1,7 @@
 // Package archive moves directory trees in and out of containers as tar
 // streams: written deterministically (sorted, owner root, normalized modes,
-// fixed times) and read defensively (no absolute paths, no "..", no links or
+// directories at a fixed time, files at the time their content decides,
+// fsx.ContentTime) and read defensively (no absolute paths, no "..", no links or
 // devices, nothing written outside the target directory).
 package archive
 
@@ -16,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pbuild/pbuild/internal/fsx"
 )
 
 // epoch is the modification time of every entry pbuild writes.
@@ -92,7 +95,11 @@ func writeEntry(tw *tar.Writer, p, name string) error {
 	if fi.Mode()&0o111 != 0 {
 		mode = 0o755
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: fi.Size(), ModTime: epoch(), Format: tar.FormatPAX}
+	mtime, err := fsx.FileContentTime(p)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", p, err)
+	}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: fi.Size(), ModTime: mtime, Format: tar.FormatPAX}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}

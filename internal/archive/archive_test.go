@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"io/fs"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pbuild/pbuild/internal/fsx"
 )
 
 // tree is a file tree to create: slash path -> content; a path ending in "/"
@@ -135,9 +138,7 @@ func TestWriteDirExtractRoundTrip(t *testing.T) {
 		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
 			t.Errorf("entry %q has owner %d:%d (%q:%q), want root", h.Name, h.Uid, h.Gid, h.Uname, h.Gname)
 		}
-		if !h.ModTime.Equal(time.Unix(0, 0)) {
-			t.Errorf("entry %q has mtime %v, want the epoch", h.Name, h.ModTime)
-		}
+		checkTime(t, src, "src", &h)
 	}
 
 	dst := t.TempDir()
@@ -483,9 +484,7 @@ func TestWriteFiles(t *testing.T) {
 	var names []string
 	for _, h := range entries(t, buf.Bytes()) {
 		names = append(names, h.Name)
-		if !h.ModTime.Equal(epoch()) {
-			t.Errorf("%s: mtime %v", h.Name, h.ModTime)
-		}
+		checkTime(t, src, "out", &h)
 	}
 	want := []string{"out/host", "out/plugins/", "out/plugins/a.so", "out/plugins/b.so", "out/deep/", "out/deep/x/", "out/deep/x/y/", "out/deep/x/y/z"}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
@@ -510,5 +509,50 @@ func TestWriteFiles(t *testing.T) {
 	}
 	if err := WriteFiles(io.Discard, src, "out", []string{"missing"}); err == nil {
 		t.Error("WriteFiles of a missing file succeeded")
+	}
+}
+
+// checkTime: a directory has the epoch as its time, a file the time its
+// content decides, whatever its time on disk.
+func checkTime(t *testing.T, src, prefix string, h *tar.Header) {
+	t.Helper()
+	want := time.Unix(0, 0)
+	if h.Typeflag == tar.TypeReg {
+		data, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(strings.TrimPrefix(h.Name, prefix+"/"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = fsx.ContentTime(sha256.Sum256(data))
+	}
+	if !h.ModTime.Equal(want) {
+		t.Errorf("entry %q has mtime %v, want %v", h.Name, h.ModTime, want)
+	}
+}
+
+// TestContentTimes: an edit that keeps a file's size changes its time in
+// the archive (the go command's package index tells files apart by name,
+// size and time), and the same content gets the same time again.
+func TestContentTimes(t *testing.T) {
+	timeOf := func(content string) time.Time {
+		src := t.TempDir()
+		writeTree(t, src, tree{"main.go": content}, nil)
+		var buf bytes.Buffer
+		if err := WriteDir(&buf, src, "src"); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range entries(t, buf.Bytes()) {
+			if h.Name == "src/main.go" {
+				return h.ModTime
+			}
+		}
+		t.Fatal("no main.go")
+		return time.Time{}
+	}
+	a, b, a2 := timeOf(`import "example.com/x/ap1"`), timeOf(`import "example.com/x/ap2"`), timeOf(`import "example.com/x/ap1"`)
+	if a.Equal(b) {
+		t.Errorf("an edit that keeps the size keeps the time %v", a)
+	}
+	if !a.Equal(a2) {
+		t.Errorf("the same content got two times: %v, %v", a, a2)
 	}
 }

@@ -24,7 +24,22 @@ type fakeEngine struct {
 	removeCtxErr   error
 	removeDeadline time.Time
 	removeCalled   bool
+
+	// stopped, when set, answers Inspect (else the container runs);
+	// list answers List.
+	stopped  *State
+	stateErr error
+	list     []Summary
 }
+
+func (f *fakeEngine) Inspect(ctx context.Context, id string) (State, error) {
+	if f.stopped != nil {
+		return *f.stopped, f.stateErr
+	}
+	return State{Running: true}, f.stateErr
+}
+
+func (f *fakeEngine) List(ctx context.Context) ([]Summary, error) { return f.list, nil }
 
 func (f *fakeEngine) record(format string, args ...any) {
 	f.mu.Lock()
@@ -303,5 +318,31 @@ func TestLabels(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestStoppedContainerIsNamed: a command that fails because its container
+// was stopped (docker stop, the OOM killer) is not blamed on the command.
+func TestStoppedContainerIsNamed(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		eng     *fakeEngine
+		want    string
+		wantHnt string
+	}{
+		{"docker stop", &fakeEngine{execCode: 137, stopped: &State{ExitCode: 137}}, "the build container c1 stopped while pbuild worked in it (exit 137)", "something outside pbuild stopped"},
+		{"oom", &fakeEngine{execCode: 137, stopped: &State{ExitCode: 137, OOMKilled: true}}, "ran out of memory", "more memory"},
+		{"removed", &fakeEngine{execErr: errors.New("no such container"), stopped: &State{}, stateErr: fmt.Errorf("x: %w", ErrNotFound)}, "was removed while", "docker stop or rm"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := Use(context.Background(), c.eng, Spec{Step: "build"}, func(ct *Container) error {
+				_, err := ct.Exec(context.Background(), Exec{Cmd: []string{"go", "build"}})
+				return err
+			})
+			var se *StoppedError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), c.want) || !strings.Contains(se.Hint(), c.wantHnt) {
+				t.Fatalf("got %v, want a StoppedError saying %q", err, c.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package digest
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,5 +17,18 @@ func TestFile(t *testing.T) {
 	}
 	if _, err := File(p + "-missing"); !os.IsNotExist(err) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestFileContextCancelled(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("abc"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := FileContext(ctx, p); !errors.Is(err, context.Canceled) {
+		t.Errorf("FileContext(cancelled) = %v, want context.Canceled", err)
+	}
+	if _, err := File(filepath.Dir(p)); err == nil {
+		t.Error("File(a directory) succeeded")
 	}
 }

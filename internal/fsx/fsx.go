@@ -1,11 +1,16 @@
 // Package fsx holds the file operations pbuild's packages share: copying a
-// file into a fresh place, and keeping one by hard link.
+// file into a fresh place, keeping one by hard link, and giving files the
+// modification time their content decides.
 package fsx
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // CopyFile copies from to a new file to (it must not exist), creating its
@@ -44,4 +49,49 @@ func LinkOrCopy(from, to string) error {
 		return nil
 	}
 	return CopyFile(from, to)
+}
+
+// ContentTime is the modification time pbuild gives a file with the given
+// sha256: a function of the content alone, so that the same content gets
+// the same time in every build and checkout, and an edit gets another
+// time. The go command's package index (kept in the Go build cache, which
+// pbuild shares between builds) tells a directory's files apart by name,
+// size and modification time only: with one fixed time for every file, an
+// edit that keeps a file's size was served the index of the old content.
+// The time falls between 2000 and 2030, to the nanosecond: two contents
+// share a time with a chance of about 2^-59.
+func ContentTime(sum [sha256.Size]byte) time.Time {
+	const span = 30 * 365 * 24 * time.Hour
+	n := binary.BigEndian.Uint64(sum[:8]) % uint64(span)
+	return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n))
+}
+
+// FileContentTime is the ContentTime of the file at p.
+func FileContentTime(p string) (time.Time, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return time.Time{}, err
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return ContentTime(sum), nil
+}
+
+// StampContentTimes gives every regular file below dir its ContentTime.
+func StampContentTimes(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		t, err := FileContentTime(p)
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, t, t)
+	})
 }

@@ -24,6 +24,9 @@ const (
 	HostCannotLoad Kind = "host-cannot-load"
 	// GLIBCTooNew: the file needs a newer glibc than the target has.
 	GLIBCTooNew Kind = "glibc-too-new"
+	// CorruptELF: the file is damaged in a structure the dynamic linker
+	// trusts (File.Corrupt), so loading it could crash the process.
+	CorruptELF Kind = "corrupt-elf"
 )
 
 // CauseKind names why two builds of a package differ.
@@ -84,8 +87,9 @@ type Problem struct {
 	Packages []string `json:"packages,omitempty"`
 	Causes   []Cause  `json:"causes,omitempty"`
 	Detail   string   `json:"detail"`
-	// Fatal reports a skew that can kill the host instead of failing the
-	// load (a plugin from another toolchain).
+	// Fatal reports a problem that can kill the host instead of failing
+	// the load: a plugin from another toolchain, a damaged file
+	// (CorruptELF).
 	Fatal bool `json:"fatal,omitempty"`
 }
 
@@ -213,6 +217,9 @@ func (s *Session) Predict(p *File) Load {
 	if len(s.hostProblems) > 0 {
 		return fail(Problem{Kind: HostCannotLoad, Against: s.host.Path, Detail: "the host cannot load plugins: " + s.hostProblems[0].Detail})
 	}
+	if p.Corrupt != nil {
+		return fail(corruptProblem(p, "the file"))
+	}
 	if !p.Plugin {
 		return fail(Problem{Kind: NotPlugin, Detail: fmt.Sprintf("not a plugin (built with -buildmode=%s)", orDefault(p.Settings["-buildmode"], "exe"))})
 	}
@@ -259,7 +266,7 @@ func (s *Session) Predict(p *File) Load {
 // is active from now on. Files the dynamic linker cannot open (another
 // machine, a newer glibc, not a plugin) leave nothing behind.
 func (s *Session) Record(p *File, loaded bool) {
-	if !p.Plugin || (s.host != nil && (p.Class != s.host.Class || p.Machine != s.host.Machine)) ||
+	if !p.Plugin || p.Corrupt != nil || (s.host != nil && (p.Class != s.host.Class || p.Machine != s.host.Machine)) ||
 		(s.opts.MaxGLIBC != "" && CompareGLIBC(p.GLIBC, s.opts.MaxGLIBC) > 0) || len(s.hostProblems) > 0 {
 		return
 	}
@@ -284,6 +291,8 @@ func orDefault(s, d string) string {
 func hostProblems(h *File, opts Options) []Problem {
 	var out []Problem
 	switch {
+	case h.Corrupt != nil:
+		out = append(out, corruptProblem(h, "the host file"))
 	case h.Settings["CGO_ENABLED"] == "0":
 		out = append(out, Problem{Kind: HostCannotLoad, Plugin: h.Path,
 			Causes: []Cause{{Kind: CauseCGO, Subject: "CGO_ENABLED", Have: "1", Want: "0"}},
@@ -297,6 +306,12 @@ func hostProblems(h *File, opts Options) []Problem {
 		out = append(out, Problem{Kind: GLIBCTooNew, Plugin: h.Path, Detail: fmt.Sprintf("the host needs %s, the target has glibc %s", h.GLIBC, opts.MaxGLIBC)})
 	}
 	return out
+}
+
+// corruptProblem reports the damage of f ("the file is damaged: ...").
+func corruptProblem(f *File, what string) Problem {
+	return Problem{Kind: CorruptELF, Plugin: f.Path, Fatal: true,
+		Detail: fmt.Sprintf("%s is damaged: %v; only a manifest's sha256 or a signed bundle proves a plugin intact", what, f.Corrupt)}
 }
 
 // mismatch describes packages of p that differ from against's, and why.

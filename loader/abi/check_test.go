@@ -375,3 +375,30 @@ func TestNoHostChecksPluginsAgainstEachOther(t *testing.T) {
 		t.Errorf("cause %+v", c)
 	}
 }
+
+func TestCorruptELF(t *testing.T) {
+	host := bin("host", false, pk("fmt", "1"))
+	damage := &CorruptError{Structure: "program header 3 (PT_LOAD)", Offset: 0x118, Detail: "file range [0x2e2ca8, 0x337700) extends past the end of the file (1000 bytes)"}
+	p := bin("p.so", true, pk("fmt", "1"))
+	p.Corrupt = damage
+	good := bin("good.so", true, pk("fmt", "1"))
+	good.PluginPath = "example.com/good"
+	r := Check(host, []*File{p, good}, Options{})
+	if r.OK() || r.Loads[0].OK || !r.Loads[1].OK {
+		t.Fatalf("loads %+v: want the damaged plugin refused and the other loaded", r.Loads)
+	}
+	pr := r.Loads[0].Problems
+	want := "the file is damaged: program header 3 (PT_LOAD) at offset 0x118: file range [0x2e2ca8, 0x337700) extends past the end of the file (1000 bytes); " +
+		"only a manifest's sha256 or a signed bundle proves a plugin intact"
+	if len(pr) != 1 || pr[0].Kind != CorruptELF || !pr[0].Fatal || pr[0].Detail != want || pr[0].Plugin != "p.so" {
+		t.Errorf("problems %+v\nwant one %s: %s", pr, CorruptELF, want)
+	}
+	// A damaged host loads nothing.
+	h := bin("host", false, pk("fmt", "1"))
+	h.Corrupt = &CorruptError{Structure: "dynamic section", Offset: -1, Detail: "no DT_NULL"}
+	r = Check(h, []*File{good}, Options{})
+	if r.OK() || len(r.HostProblems) != 1 || r.HostProblems[0].Kind != CorruptELF ||
+		r.HostProblems[0].Detail != "the host file is damaged: dynamic section: no DT_NULL; only a manifest's sha256 or a signed bundle proves a plugin intact" {
+		t.Errorf("damaged host: %+v", r)
+	}
+}

@@ -14,5 +14,15 @@
 // dependency version, -trimpath, build tags, cgo, GOEXPERIMENT, GOAMD64, or,
 // when all of that agrees, different source under the same versions.
 //
+// Read also checks a plugin for damage to the structures glibc's dynamic
+// linker trusts when it maps and relocates the file (ELF and program
+// headers, dynamic section, string, symbol, hash and version tables,
+// relocations, init and fini arrays), which would make dlopen crash
+// instead of fail: File.Corrupt, reported by Check as CorruptELF. That
+// check finds damaged headers and tables, not damaged code or data; only a
+// checksum recorded elsewhere (a manifest's sha256, a signed bundle) proves
+// a file intact. ReadFile opens only regular files, without blocking on a
+// named pipe.
+//
 // The package depends on the standard library only, so hosts can link it.
 package abi

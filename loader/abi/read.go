@@ -3,13 +3,16 @@ package abi
 import (
 	"debug/buildinfo"
 	"debug/elf"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/pbuild/pbuild/loader/internal/regfile"
 )
 
 // File is what an executable or plugin tells about its ABI.
@@ -47,6 +50,11 @@ type File struct {
 	Settings    map[string]string
 	// GLIBC is the highest GLIBC_x.y symbol version the file needs, or "".
 	GLIBC string
+	// Corrupt is damage found in the structures the dynamic linker trusts
+	// (see [CorruptError]); nil when there is none or when the file was not
+	// checked (only plugins are). A damaged file's other facts may be
+	// incomplete; Check reports it as [CorruptELF].
+	Corrupt *CorruptError
 }
 
 // Errors a *ReadError wraps for a file that is not a Go ELF binary at all,
@@ -56,10 +64,15 @@ var (
 	ErrNotELF = errors.New("not an ELF file")
 	// ErrNoBuildInfo: the file is ELF but carries no Go build info.
 	ErrNoBuildInfo = errors.New("no Go build info")
+	// ErrNotRegular: ReadFile was given a named pipe, a device, a socket
+	// or a directory ("not a regular file: a named pipe"), which it refuses
+	// without reading (and without blocking on a pipe).
+	ErrNotRegular = regfile.ErrNotRegular
 )
 
 // ReadError is a file that is not a readable Go ELF binary. Err wraps
-// [ErrNotELF] or [ErrNoBuildInfo] when the file is not a Go ELF binary.
+// [ErrNotELF] or [ErrNoBuildInfo] when the file is not a Go ELF binary,
+// [ErrNotRegular] when it is not a regular file.
 type ReadError struct {
 	Path string
 	Err  error
@@ -68,9 +81,12 @@ type ReadError struct {
 func (e *ReadError) Error() string { return fmt.Sprintf("read %s: %v", e.Path, e.Err) }
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// ReadFile reads the ABI facts of an ELF file.
+// ReadFile reads the ABI facts of an ELF file. It opens only regular
+// files: a named pipe, a device or a directory is a *ReadError wrapping
+// [ErrNotRegular], returned at once (the file is opened non-blocking and
+// checked with fstat before anything is read).
 func ReadFile(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path)
 	if err != nil {
 		return nil, &ReadError{Path: path, Err: err}
 	}
@@ -78,11 +94,22 @@ func ReadFile(path string) (*File, error) {
 	return Read(f, path)
 }
 
-// Read reads the ABI facts of an ELF file; name is used in messages. Every
-// error is a *ReadError.
+// Read reads the ABI facts of an ELF file; name is used in messages.
+//
+// A plugin (a file whose build info says -buildmode=plugin) is also checked
+// for damage to the structures the dynamic linker trusts when it maps and
+// relocates it; damage is not an error but sets File.Corrupt, so that Check
+// gives a verdict on the file. So is an ELF shared object whose sections
+// debug/elf cannot read because of such damage, and one that has a
+// .go.buildinfo section but no readable build info. Every error is a
+// *ReadError: a file that is not ELF at all wraps [ErrNotELF], one without
+// Go build info [ErrNoBuildInfo].
 func Read(r io.ReaderAt, name string) (*File, error) {
 	ef, err := elf.NewFile(r)
 	if err != nil {
+		if f := damagedSharedObject(r, name, false); f != nil {
+			return f, nil
+		}
 		var fe *elf.FormatError
 		if errors.As(err, &fe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = fmt.Errorf("%w: %w", ErrNotELF, err)
@@ -92,6 +119,17 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 	defer ef.Close()
 	bi, err := buildinfo.Read(r)
 	if err != nil {
+		// The Go linker always writes .go.buildinfo: a shared object that
+		// has the section but no readable build info is a damaged Go one.
+		if ef.Type == elf.ET_DYN && ef.Section(".go.buildinfo") != nil {
+			f := damagedSharedObject(r, name, true)
+			if f == nil {
+				f = &File{Path: name, Class: ef.Class, Machine: ef.Machine, Packages: map[string]string{}, Deps: map[string]string{},
+					DepVersions: map[string]string{}, Settings: map[string]string{},
+					Corrupt: &CorruptError{Structure: "Go build info (.go.buildinfo)", Offset: -1, Detail: err.Error()}}
+			}
+			return f, nil
+		}
 		return nil, &ReadError{Path: name, Err: fmt.Errorf("%w: %w", ErrNoBuildInfo, err)}
 	}
 	out := &File{
@@ -119,10 +157,16 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 		out.Settings[s.Key] = s.Value
 	}
 	out.Plugin = out.Settings["-buildmode"] == "plugin"
-	if out.Packages, err = PackageHashes(ef); err != nil {
-		return nil, &ReadError{Path: name, Err: err}
+	if out.Plugin {
+		out.Corrupt = validate(r, true)
 	}
-	if out.PluginPath, err = thisPluginPath(ef); err != nil {
+	if out.Packages, err = PackageHashes(ef); err != nil {
+		if out.Corrupt == nil {
+			return nil, &ReadError{Path: name, Err: err}
+		}
+		out.Packages = map[string]string{}
+	}
+	if out.PluginPath, err = thisPluginPath(ef); err != nil && out.Corrupt == nil {
 		return nil, &ReadError{Path: name, Err: err}
 	}
 	if out.PluginPath == "" && out.Plugin {
@@ -130,6 +174,84 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 	}
 	out.GLIBC = highestGLIBC(ef)
 	return out, nil
+}
+
+// validate runs validateELF on r, whose size it finds out.
+func validate(r io.ReaderAt, goPlugin bool) *CorruptError {
+	size, err := readerSize(r)
+	if err != nil {
+		return &CorruptError{Structure: "file", Offset: -1, Detail: "cannot tell its size: " + err.Error()}
+	}
+	var ce *CorruptError
+	if err := validateELF(r, size, goPlugin); err != nil && !errors.As(err, &ce) {
+		ce = &CorruptError{Structure: "file", Offset: -1, Detail: err.Error()}
+	}
+	return ce
+}
+
+// damagedSharedObject returns the File of an ELF shared object that
+// debug/elf or debug/buildinfo could not read because the structures the
+// dynamic linker trusts are damaged, or nil when the file is not an ELF
+// shared object or no such damage is found.
+func damagedSharedObject(r io.ReaderAt, name string, goPlugin bool) *File {
+	var ident [elf.EI_NIDENT + 4]byte
+	if n, _ := r.ReadAt(ident[:], 0); n < len(ident) || string(ident[:4]) != elf.ELFMAG {
+		return nil
+	}
+	var bo binary.ByteOrder
+	switch elf.Data(ident[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		bo = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		bo = binary.BigEndian
+	default:
+		return nil
+	}
+	class := elf.Class(ident[elf.EI_CLASS])
+	if (class != elf.ELFCLASS32 && class != elf.ELFCLASS64) || elf.Type(bo.Uint16(ident[16:])) != elf.ET_DYN {
+		return nil
+	}
+	ce := validate(r, goPlugin)
+	if ce == nil {
+		return nil
+	}
+	return &File{Path: name, Class: class, Machine: elf.Machine(bo.Uint16(ident[18:])), Corrupt: ce,
+		Packages: map[string]string{}, Deps: map[string]string{}, DepVersions: map[string]string{}, Settings: map[string]string{}}
+}
+
+// readerSize is the size of what r reads: from its Size or Stat method,
+// else found by reading.
+func readerSize(r io.ReaderAt) (int64, error) {
+	switch v := r.(type) {
+	case interface{ Size() int64 }:
+		return v.Size(), nil
+	case interface{ Stat() (fs.FileInfo, error) }:
+		fi, err := v.Stat()
+		if err != nil {
+			return 0, err
+		}
+		return fi.Size(), nil
+	}
+	// The smallest offset at which a one-byte read fails.
+	var b [1]byte
+	readable := func(off int64) bool { n, _ := r.ReadAt(b[:], off); return n == 1 }
+	lo, hi := int64(0), int64(1)
+	for readable(hi - 1) {
+		if hi > 1<<50 {
+			return 0, errors.New("larger than 1 PiB")
+		}
+		lo, hi = hi, hi*2
+	}
+	// readable(lo-1) holds (or lo is 0); readable(hi-1) does not.
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if readable(mid) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
 }
 
 const (

@@ -31,7 +31,7 @@ const (
 // buildTestELF writes a minimal ELF shared object: .rodata (holding rodata at
 // testRodataAddr), .bss, a string table and a symbol table of type symType
 // (SHT_DYNSYM or SHT_SYMTAB) holding syms, and .shstrtab.
-func buildTestELF(t *testing.T, class elf.Class, order binary.ByteOrder, machine elf.Machine, symType elf.SectionType, rodata []byte, syms []testSym) []byte {
+func buildTestELF(t testing.TB, class elf.Class, order binary.ByteOrder, machine elf.Machine, symType elf.SectionType, rodata []byte, syms []testSym) []byte {
 	t.Helper()
 	is64 := class == elf.ELFCLASS64
 	addString := func(tab *[]byte, s string) uint32 {
@@ -372,5 +372,23 @@ func TestReadSelf(t *testing.T) {
 	}
 	if f.Class == elf.ELFCLASSNONE || f.Machine == elf.EM_NONE {
 		t.Errorf("Class/Machine = %v/%v", f.Class, f.Machine)
+	}
+}
+
+// sizeless hides the Size method of a *bytes.Reader.
+type sizeless struct{ r *bytes.Reader }
+
+func (s sizeless) ReadAt(p []byte, off int64) (int, error) { return s.r.ReadAt(p, off) }
+
+func TestReaderSize(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 4095, 4096, 4097, 1 << 20} {
+		data := make([]byte, n)
+		for _, r := range []interface {
+			ReadAt([]byte, int64) (int, error)
+		}{bytes.NewReader(data), sizeless{bytes.NewReader(data)}} {
+			if got, err := readerSize(r); err != nil || got != int64(n) {
+				t.Errorf("readerSize(%T of %d bytes) = %d, %v", r, n, got, err)
+			}
+		}
 	}
 }

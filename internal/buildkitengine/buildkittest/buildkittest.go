@@ -18,44 +18,33 @@ import (
 const Version = "v0.26.0"
 
 // Binary returns a buildkitd built from
-// github.com/moby/buildkit/cmd/buildkitd@Version. It is built in a
-// throwaway module of its own (this module's go.sum does not cover
-// buildkitd's dependencies, and must not be changed), with the go command
-// and module proxy of this machine, and kept in the system's temporary
-// directory so later runs reuse it. PBUILD_TEST_BUILDKITD names a binary to
-// use instead.
+// github.com/moby/buildkit/cmd/buildkitd@Version into the test's temporary
+// directory. It is built in a throwaway module of its own (this module's
+// go.sum does not cover buildkitd's dependencies, and must not be changed),
+// with the go command and module proxy of this machine; the go command's
+// caches make a second build quick. PBUILD_TEST_BUILDKITD names a binary
+// to use instead.
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("PBUILD_TEST_BUILDKITD"); p != "" {
 		return p
 	}
-	dir := filepath.Join(os.TempDir(), "pbuild-test-buildkitd-"+Version)
+	dir := t.TempDir()
 	bin := filepath.Join(dir, "buildkitd")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	mod := filepath.Join(dir, "go.mod")
 	if err := os.WriteFile(mod, []byte("module pbuildtest/buildkitd\n\ngo 1.24\n\nrequire github.com/moby/buildkit "+Version+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	// Per process: test binaries of several packages may build it at once.
-	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
-	cmd := exec.Command("go", "build", "-o", tmp, "github.com/moby/buildkit/cmd/buildkitd")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/moby/buildkit/cmd/buildkitd")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "CGO_ENABLED=0", "TMPDIR="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		msg := fmt.Sprintf("build buildkitd %s: %v\n%s", Version, err, out)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		t.Fatal(err)
 	}
 	t.Logf("built buildkitd %s in %v", Version, time.Since(start).Round(time.Second))
 	return bin

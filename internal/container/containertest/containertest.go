@@ -51,6 +51,14 @@ type Fake struct {
 	// with a real engine.
 	OnCopyFrom func(id, path string) ([]byte, error)
 
+	// OnInspect answers Inspect. Without it a container created and not
+	// removed runs, and any other is not found.
+	OnInspect func(id string) (container.State, error)
+	// Existing are containers the engine holds before the test starts
+	// (other pbuild processes'): List returns them with the containers
+	// created and not removed, and Remove removes them.
+	Existing []container.Summary
+
 	mu        sync.Mutex
 	created   []Created
 	started   []string
@@ -181,6 +189,44 @@ func (f *Fake) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
+// gone reports whether id was removed; f.mu is held.
+func (f *Fake) gone(id string) bool {
+	return slices.ContainsFunc(f.removals, func(r Removal) bool { return r.ID == id })
+}
+
+// Inspect answers from OnInspect, else: running until removed.
+func (f *Fake) Inspect(ctx context.Context, id string) (container.State, error) {
+	if f.OnInspect != nil {
+		return f.OnInspect(id)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	known := slices.ContainsFunc(f.created, func(c Created) bool { return c.ID == id }) ||
+		slices.ContainsFunc(f.Existing, func(c container.Summary) bool { return c.ID == id })
+	if !known || f.gone(id) {
+		return container.State{}, fmt.Errorf("container %s: %w", id, container.ErrNotFound)
+	}
+	return container.State{Running: true}, nil
+}
+
+// List lists Existing and the containers created, but those removed.
+func (f *Fake) List(ctx context.Context) ([]container.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []container.Summary
+	for _, c := range f.Existing {
+		if !f.gone(c.ID) {
+			out = append(out, c)
+		}
+	}
+	for _, c := range f.created {
+		if !f.gone(c.ID) {
+			out = append(out, container.Summary{ID: c.ID, Labels: container.Labels(c.Spec), State: "running"})
+		}
+	}
+	return out, nil
+}
+
 // snapshot is a copy of *s, taken under mu.
 func snapshot[T any](mu *sync.Mutex, s *[]T) []T {
 	mu.Lock()
@@ -251,7 +297,12 @@ func (f *Fake) CheckAllRemoved(t testing.TB) {
 			t.Errorf("container %s removed with a done context: %v", r.ID, r.CtxErr)
 		}
 	}
-	removed := f.Removed()
+	var removed []string
+	for _, id := range f.Removed() {
+		if !slices.ContainsFunc(f.Existing, func(c container.Summary) bool { return c.ID == id }) {
+			removed = append(removed, id)
+		}
+	}
 	if !slices.Equal(slices.Sorted(slices.Values(created)), slices.Sorted(slices.Values(removed))) {
 		t.Errorf("created containers %v, removed %v", created, removed)
 	}

@@ -1,0 +1,120 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/owner"
+	"github.com/pbuild/pbuild/resolve"
+)
+
+// workPrefix names this build's temporary directory (under TempDir, or
+// the system's): the staging copy and BuildKit's resolve outputs.
+const workPrefix = "pbuild-"
+
+func tempDir(opts Options) string {
+	if opts.TempDir != "" {
+		return opts.TempDir
+	}
+	return os.TempDir()
+}
+
+// PlacementError is an output directory that would replace the project's
+// own files.
+type PlacementError struct {
+	Output string
+	Msg    string
+}
+
+func (e *PlacementError) Error() string { return fmt.Sprintf("output %s %s", e.Output, e.Msg) }
+
+// Hint tells the user what to do.
+func (e *PlacementError) Hint() string {
+	return "set output in the config (or --out) to a directory of its own, such as dist beside pbuild.yaml"
+}
+
+// checkPlacement makes sure that the output directory, with every symbolic
+// link resolved, is neither the config's directory nor a local module's,
+// and holds none of them: replacing it must not touch the project. (The
+// config checks the same by name; links can hide it, as `ln -s . lnk` and
+// output lnk/plugins do.)
+func checkPlacement(out string, cfg *config.Config, ws *resolve.Workspace) error {
+	realOut, err := realPath(out)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", out, err)
+	}
+	dirs := []struct{ what, dir string }{{"the config's directory", cfg.Dir}}
+	for _, m := range ws.Modules {
+		dirs = append(dirs, struct{ what, dir string }{"module " + m.Path, m.Dir})
+	}
+	for _, d := range dirs {
+		real, err := realPath(d.dir)
+		if err != nil {
+			return fmt.Errorf("output %s: %w", out, err)
+		}
+		switch {
+		case real == realOut:
+			return &PlacementError{Output: out, Msg: fmt.Sprintf("is %s (%s)", d.what, real)}
+		case inside(realOut, real):
+			return &PlacementError{Output: out, Msg: fmt.Sprintf("holds %s (%s)", d.what, real)}
+		}
+	}
+	return nil
+}
+
+// realPath resolves every symbolic link of p, which need not exist: its
+// deepest existing ancestor is resolved and the rest appended.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			return filepath.Join(append([]string{real}, rest...)...), nil
+		} else if !os.IsNotExist(err) {
+			return "", err
+		}
+		parent := filepath.Dir(abs)
+		if parent == abs {
+			return filepath.Join(append([]string{abs}, rest...)...), nil
+		}
+		rest = append([]string{filepath.Base(abs)}, rest...)
+		abs = parent
+	}
+}
+
+// inside reports whether path lies below dir (both clean and absolute).
+func inside(dir, path string) bool {
+	return strings.HasPrefix(path, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
+}
+
+// sweep removes what killed pbuild processes on this machine left: their
+// temporary directories and their containers. What live builds and other
+// machines use is left alone.
+func sweep(ctx context.Context, opts *Options) error {
+	dirs, err := owner.Sweep(tempDir(*opts), workPrefix, opts.Self)
+	for _, d := range dirs {
+		opts.event("cleanup", "removed %s, left by a pbuild that was killed", d)
+	}
+	if err != nil {
+		return fmt.Errorf("clean up after killed builds: %w", err)
+	}
+	if opts.Engine == nil {
+		return nil
+	}
+	gone, err := container.Sweep(ctx, opts.Engine, opts.Self)
+	for _, c := range gone {
+		opts.event("cleanup", "removed %s container %.12s, left by pbuild process %d that was killed", c.Labels[container.Label+".step"], c.ID, c.Owner.PID)
+	}
+	if err != nil {
+		return fmt.Errorf("clean up after killed builds: %w", err)
+	}
+	return nil
+}

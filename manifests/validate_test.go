@@ -1,0 +1,96 @@
+package manifests
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestReadValidates: a manifest is input; Read refuses every value that
+// breaks a rule of the format, naming the field.
+func TestReadValidates(t *testing.T) {
+	golden := writeBytes(t, testManifest())
+	type doc = map[string]any
+	edit := func(f func(d doc)) string {
+		var d doc
+		if err := json.Unmarshal(golden, &d); err != nil {
+			t.Fatal(err)
+		}
+		f(d)
+		out, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	art := func(d doc, i int) doc { return d["artifacts"].([]any)[i].(doc) }
+	// In the golden manifest artifacts[0] is the host "app", [1] the plugin.
+	setFile := func(f string) func(d doc) { return func(d doc) { art(d, 1)["file"] = f } }
+
+	tests := []struct {
+		name string
+		doc  string
+		want string // the whole error after "read manifest: "; "" means success
+	}{
+		{"golden", string(golden), ""},
+		{"file in a directory", edit(setFile("plugins/x/hello.so")), ""},
+		{"file with dots", edit(setFile("plugins/..hello.so")), ""},
+		{"file dot-dot", edit(setFile("../x")), `artifacts[1].file: "../x" leaves the output directory`},
+		{"file far out", edit(setFile("../../../etc/hostname")), `artifacts[1].file: "../../../etc/hostname" leaves the output directory`},
+		{"file dot-dot inside", edit(setFile("plugins/../../x")), `artifacts[1].file: "plugins/../../x" leaves the output directory`},
+		{"file dot-dot back in", edit(setFile("plugins/../hello.so")), `artifacts[1].file: "plugins/../hello.so" is not a clean path: ".." elements are not allowed`},
+		{"file absolute", edit(setFile("/etc/hostname")), `artifacts[1].file: "/etc/hostname" is absolute; it must be relative to the output directory`},
+		{"file backslash", edit(setFile(`plugins\hello.so`)), `artifacts[1].file: "plugins\\hello.so" has a backslash; separate directories with "/"`},
+		{"file empty", edit(setFile("")), `artifacts[1].file: empty`},
+		{"file dot", edit(setFile(".")), `artifacts[1].file: "." is not a clean path: "." elements are not allowed`},
+		{"file dot element", edit(setFile("./hello.so")), `artifacts[1].file: "./hello.so" is not a clean path: "." elements are not allowed`},
+		{"file empty element", edit(setFile("plugins//hello.so")), `artifacts[1].file: "plugins//hello.so" is not a clean path: empty elements are not allowed`},
+		{"file trailing slash", edit(setFile("plugins/")), `artifacts[1].file: "plugins/" is not a clean path: empty elements are not allowed`},
+		{"file control character", edit(setFile("plugins/a\nb.so")), `artifacts[1].file: "plugins/a\nb.so" has a control character`},
+		{"file DEL", edit(setFile("plugins/a\x7fb.so")), `artifacts[1].file: "plugins/a\x7fb.so" has a control character`},
+		{"file twice", edit(setFile("app")), `artifacts[1].file: "app" is also artifacts[0].file`},
+		{"file inside another", edit(setFile("app/hello.so")), `artifacts[1].file: "app/hello.so" is inside artifacts[0].file "app"`},
+		{"file is the manifest", edit(setFile(FileName)), `artifacts[1].file: "pbuild.manifest.json" is the manifest's own name`},
+		{"kind", edit(func(d doc) { art(d, 1)["kind"] = "library" }), `artifacts[1].kind: unknown kind "library"; want "host" or "plugin"`},
+		{"two hosts", edit(func(d doc) { art(d, 1)["kind"] = "host" }), `artifacts[1].kind: a second host; artifacts[0] is the host`},
+		{"sha256 upper case", edit(func(d doc) { art(d, 1)["sha256"] = strings.ToUpper(art(d, 1)["sha256"].(string)) }), `artifacts[1].sha256: "2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE" is not 64 lowercase hex digits`},
+		{"sha256 short", edit(func(d doc) { art(d, 1)["sha256"] = "2c26b4" }), `artifacts[1].sha256: "2c26b4" is not 64 lowercase hex digits`},
+		{"size negative", edit(func(d doc) { art(d, 1)["size"] = -1 }), `artifacts[1].size: -1 is negative`},
+		{"name", edit(func(d doc) { art(d, 1)["name"] = "hello world" }), `artifacts[1].name: invalid name "hello world"; use letters, digits, '.', '_' and '-', starting with a letter or digit`},
+		{"name empty", edit(func(d doc) { art(d, 1)["name"] = "" }), `artifacts[1].name: invalid name ""; use letters, digits, '.', '_' and '-', starting with a letter or digit`},
+		{"name path", edit(func(d doc) { art(d, 1)["name"] = "../hello" }), `artifacts[1].name: invalid name "../hello"; use letters, digits, '.', '_' and '-', starting with a letter or digit`},
+		{"name twice", edit(func(d doc) { art(d, 1)["name"] = "app" }), `artifacts[1].name: "app" is also artifacts[0].name`},
+		{"package hash", edit(func(d doc) { art(d, 1)["packages"].(doc)["fmt"] = "XYZ" }), `artifacts[1].packages["fmt"]: "XYZ" is not 16 lowercase hex digits`},
+		{"abiKey", edit(func(d doc) { d["abiKey"] = "md5:abc" }), `abiKey: "md5:abc" is not "sha256:" and 64 lowercase hex digits`},
+		{"against", edit(func(d doc) { d["against"] = "xyz" }), `against: "xyz" is not 64 lowercase hex digits`},
+		{"goos", edit(func(d doc) { d["toolchain"].(doc)["goos"] = "../linux" }), `toolchain.goos: "../linux" is not a lowercase word`},
+		{"goarch empty", edit(func(d doc) { d["toolchain"].(doc)["goarch"] = "" }), `toolchain.goarch: "" is not a lowercase word`},
+		{"goamd64", edit(func(d doc) { d["toolchain"].(doc)["goamd64"] = "v9" }), `toolchain.goamd64: "v9" is not v1, v2, v3 or v4`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Read(strings.NewReader(tt.doc))
+			if tt.want == "" {
+				if err != nil || m == nil {
+					t.Fatalf("Read: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Read succeeded, want %q", tt.want)
+			}
+			if got := strings.TrimPrefix(err.Error(), "read manifest: "); got != tt.want {
+				t.Errorf("Read error\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReadLimit: Read stops at MaxSize bytes.
+func TestReadLimit(t *testing.T) {
+	data := append(writeBytes(t, testManifest()), bytes.Repeat([]byte(" "), MaxSize)...)
+	if _, err := Read(bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "over the limit") {
+		t.Errorf("Read of %d bytes = %v, want an error saying it is over the limit", len(data), err)
+	}
+}
