@@ -101,6 +101,10 @@ type Result struct {
 	Dir      string // the output directory
 	Manifest *manifests.Manifest
 	Raised   []resolve.Raised
+	// Notes are the other ways the build differs from what each module's
+	// own go.mod and vendor/ ask for: a replacement one module's go.mod
+	// makes for every artifact, a vendor/ directory that is not used.
+	Notes []string
 	// ModuleDiffs are the build list's differences from a rebuild's pin.
 	ModuleDiffs []string
 	// UpToDate is set when nothing was built: the output directory was
@@ -179,7 +183,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	if !opts.Force {
 		if m, rec := upToDate(ctx, outDir, inputs); m != nil {
 			opts.event("output", "%s is up to date (inputs sha256:%s)", outDir, inputs[:16])
-			return &Result{Dir: outDir, Manifest: m, Raised: rec.Raised, UpToDate: true}, nil
+			return &Result{Dir: outDir, Manifest: m, Raised: rec.Raised, Notes: rec.Notes, UpToDate: true}, nil
 		}
 	}
 
@@ -204,6 +208,10 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	if err := resolve.StampTimes(stage); err != nil {
 		return nil, err
 	}
+	vendorNotes, err := resolve.CheckOwnVendors(ws, stage)
+	if err != nil {
+		return nil, err
+	}
 	moduleDiffs, err := checkPinnedModules(opts.Pin, res.Modules)
 	if err != nil {
 		return nil, err
@@ -212,9 +220,6 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		opts.event("pin", "build list differs: %s", d)
 	}
 	opts.event("resolve", "%d modules in the build list", len(res.Modules))
-	for _, r := range res.Raised {
-		opts.event("resolve", "%s", r)
-	}
 
 	m := newManifest(cfg, tc, res.Modules, sharedModules(ws))
 	switch p := opts.Pin; {
@@ -242,6 +247,18 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	if err := inspectArtifacts(ctx, tmp, ws, m, kept); err != nil {
 		return nil, err
 	}
+	var unlinked []resolve.Raised
+	res.Raised, unlinked = linkedRaised(res.Raised, m.Artifacts)
+	for _, r := range res.Raised {
+		opts.event("resolve", "%s", r)
+	}
+	for _, r := range unlinked {
+		opts.event("resolve", "%s (linked into no artifact)", r)
+	}
+	notes := differences(ws, vendorNotes, m.Artifacts)
+	for _, n := range notes {
+		opts.event("resolve", "%s", n)
+	}
 	opts.event("check", "every plugin against the host and each other")
 	var verdict *check.Result
 	if p := opts.Pin; p != nil && p.Host {
@@ -264,14 +281,14 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	if err := writeManifest(filepath.Join(tmp, manifests.FileName), m); err != nil {
 		return nil, err
 	}
-	if err := writeInputs(ctx, tmp, inputs, res.Raised); err != nil {
+	if err := writeInputs(ctx, tmp, inputs, res.Raised, notes); err != nil {
 		return nil, err
 	}
 	if err := out.Install(tmp); err != nil {
 		return nil, err
 	}
 	opts.event("output", "%s", outDir)
-	return &Result{Dir: outDir, Manifest: m, Raised: res.Raised, ModuleDiffs: moduleDiffs}, nil
+	return &Result{Dir: outDir, Manifest: m, Raised: res.Raised, Notes: notes, ModuleDiffs: moduleDiffs}, nil
 }
 
 // plan checks what can be checked before any container runs.
@@ -289,6 +306,56 @@ func plan(cfg *config.Config) (*resolve.Workspace, error) {
 		opts = append(opts, resolve.WithWorkFile(wf))
 	}
 	return resolve.Discover(targets, opts...)
+}
+
+// linkedRaised splits raised requirements into those of modules some
+// artifact links, which the build reports, and the others (a test-only
+// dependency of a local module, say), which change nothing that ships.
+func linkedRaised(raised []resolve.Raised, arts []manifests.Artifact) (linked, unlinked []resolve.Raised) {
+	for _, r := range raised {
+		in := false
+		for _, a := range arts {
+			if _, ok := a.BuildInfo.Deps[r.Dep]; ok {
+				in = true
+				break
+			}
+		}
+		if in {
+			linked = append(linked, r)
+		} else {
+			unlinked = append(unlinked, r)
+		}
+	}
+	return linked, unlinked
+}
+
+// differences are the notes on how the build differs from what each
+// module's go.mod and vendor/ ask for: the own vendor/ directories, and
+// every replacement a module's go.mod (or the go.work) makes that other
+// artifacts link too.
+func differences(ws *resolve.Workspace, vendor []resolve.VendorNote, arts []manifests.Artifact) []string {
+	var out []string
+	for _, n := range vendor {
+		out = append(out, n.String())
+	}
+	byName := map[string]resolve.Package{}
+	for _, p := range ws.Packages {
+		byName[p.Name] = p
+	}
+	for _, r := range resolve.Replacements(ws) {
+		var others []string
+		for _, a := range arts {
+			p, ok := byName[a.Name]
+			if _, links := a.BuildInfo.Deps[r.OldPath]; !links || ok && p.Module.Path == r.Module {
+				continue
+			}
+			others = append(others, a.Kind+" "+a.Name)
+		}
+		if len(others) > 0 {
+			out = append(out, fmt.Sprintf("%s for the whole workspace: %s build with it too", r, strings.Join(others, ", ")))
+		}
+	}
+	return out
 }
 
 // Flags are the go build flags every artifact shares.

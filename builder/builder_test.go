@@ -344,10 +344,10 @@ func TestBuildFlow(t *testing.T) {
 		t.Errorf("copied out %v, want /out of the build container", s.eng.CopiesOut())
 	}
 
-	// Progress reports.
+	// Progress reports. (Raised requirements are reported once the
+	// artifacts say what they link: these fake ones never get there.)
 	wantEvents := []Event{
 		{"plan", "4 artifacts in 5 local modules under " + s.root},
-		{"resolve", "plugin hello asks golang.org/x/text v0.20.0, builds with v0.21.0"},
 		{"build", "host greeter"},
 		{"build", "plugin shout"},
 	}
@@ -858,4 +858,22 @@ func TestBuildSweepsKilledBuilds(t *testing.T) {
 		t.Errorf("a live build's directory was removed: %v", err)
 	}
 	s.eng.CheckAllRemoved(t)
+}
+
+// TestLinkedRaised: a raised requirement of a module no artifact links (a
+// test-only dependency of a local module) is not reported with those that
+// change what ships.
+func TestLinkedRaised(t *testing.T) {
+	raised := []resolve.Raised{
+		{Module: "example.com/host", Dep: "golang.org/x/text", Asked: "v0.20.0", Got: "v0.21.0"},
+		{Module: "example.com/api", Dep: "github.com/stretchr/testify", Asked: "v1.8.0", Got: "v1.9.0"},
+	}
+	arts := []manifests.Artifact{
+		{Name: "host", BuildInfo: manifests.BuildInfo{Deps: map[string]string{"golang.org/x/text": "v0.21.0"}}},
+		{Name: "p", BuildInfo: manifests.BuildInfo{Deps: map[string]string{}}},
+	}
+	linked, unlinked := linkedRaised(raised, arts)
+	if len(linked) != 1 || linked[0].Dep != "golang.org/x/text" || len(unlinked) != 1 || unlinked[0].Dep != "github.com/stretchr/testify" {
+		t.Errorf("linked %v, unlinked %v", linked, unlinked)
+	}
 }

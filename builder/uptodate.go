@@ -37,6 +37,7 @@ type recordedInputs struct {
 	// Raised are the requirements the resolve step raised, reported again
 	// by a build that finds the directory up to date.
 	Raised []resolve.Raised `json:"raised,omitempty"`
+	Notes  []string         `json:"notes,omitempty"`
 }
 
 // inputsDigest covers everything a build's output depends on before the
@@ -114,12 +115,12 @@ func intact(ctx context.Context, dir string, a manifests.Artifact) bool {
 }
 
 // writeInputs records the inputs of the build whose manifest is in dir.
-func writeInputs(ctx context.Context, dir, inputs string, raised []resolve.Raised) error {
+func writeInputs(ctx context.Context, dir, inputs string, raised []resolve.Raised, notes []string) error {
 	sum, err := digest.FileContext(ctx, filepath.Join(dir, manifests.FileName))
 	if err != nil {
 		return fmt.Errorf("record inputs: %w", err)
 	}
-	data, err := json.Marshal(recordedInputs{Inputs: inputs, Manifest: sum, Raised: raised})
+	data, err := json.Marshal(recordedInputs{Inputs: inputs, Manifest: sum, Raised: raised, Notes: notes})
 	if err != nil {
 		return fmt.Errorf("record inputs: %w", err)
 	}

@@ -48,6 +48,10 @@ type Ceiling struct {
 	Host       string   `json:"host"`
 	Requested  string   `json:"requested"`
 	RequiredBy []string `json:"requiredBy"`
+	// Direct lists the project's own modules whose go.mod asks for the
+	// module at the version requested; none when other modules' needs
+	// pull it in (then fixing those fixes this).
+	Direct []string `json:"direct,omitempty"`
 }
 
 // CeilingError is a plugin build that cannot use the host's versions.
@@ -60,12 +64,23 @@ func (e *CeilingError) Error() string {
 	fmt.Fprintf(&b, "the plugins need newer versions of %d modules than the released host links:", len(e.Ceilings))
 	for _, c := range e.Ceilings {
 		fmt.Fprintf(&b, "\n  %s: host has %s, plugins request %s (required by %s)", c.Module, c.Host, c.Requested, strings.Join(c.RequiredBy, ", "))
+		if len(c.Direct) == 0 {
+			fmt.Fprintf(&b, ", pulled in by another module's requirement")
+		}
 	}
 	return b.String()
 }
 
-// Hint tells the user what to do.
+// Hint tells the user what to do: about the requirement one of the
+// project's own go.mod files makes, when there is one, since the others
+// follow from it.
 func (e *CeilingError) Hint() string {
+	for _, c := range e.Ceilings {
+		if len(c.Direct) > 0 {
+			return fmt.Sprintf("a released host cannot change: in %s's go.mod, require %s %s (the host's) instead of %s, or build against a newer host release",
+				c.Direct[0], c.Module, c.Host, c.Requested)
+		}
+	}
 	c := e.Ceilings[0]
 	return fmt.Sprintf("a released host cannot change: require %s %s (or older) in your modules, or build against a newer host release", c.Module, c.Host)
 }
@@ -197,11 +212,17 @@ func whoRequires(ceilings []Ceiling, graph []byte) {
 		for i, c := range ceilings {
 			if to == c.Module+"@"+c.Requested {
 				ceilings[i].RequiredBy = append(ceilings[i].RequiredBy, from)
+				if !strings.Contains(from, "@") && from != PinsModule {
+					// The graph names the workspace's own modules
+					// without a version.
+					ceilings[i].Direct = append(ceilings[i].Direct, from)
+				}
 			}
 		}
 	}
 	for i := range ceilings {
 		sort.Strings(ceilings[i].RequiredBy)
+		sort.Strings(ceilings[i].Direct)
 	}
 }
 

@@ -63,3 +63,26 @@ func TestConstraints(t *testing.T) {
 		t.Errorf("tampered sum: %v", err2)
 	}
 }
+
+// TestCeilingHintNamesTheOwnRequirement: a plugin asks for a newer x/text
+// than the host has, and that x/text asks for a newer x/sync: the hint
+// named x/sync (first in order); it must name the requirement the
+// plugin's own go.mod makes.
+func TestCeilingHintNamesTheOwnRequirement(t *testing.T) {
+	c := &Constraints{Versions: map[string]string{"golang.org/x/text": "v0.21.0", "golang.org/x/sync": "v0.10.0"}}
+	listed := []Listed{
+		{Path: "example.com/plugin", Main: true},
+		{Path: "golang.org/x/sync", Version: "v0.11.0"},
+		{Path: "golang.org/x/text", Version: "v0.22.0"},
+	}
+	ceil := c.ceilings(listed)
+	whoRequires(ceil, []byte("example.com/plugin golang.org/x/text@v0.22.0\ngolang.org/x/text@v0.22.0 golang.org/x/sync@v0.11.0\n"))
+	err := &CeilingError{Ceilings: ceil}
+	want := "a released host cannot change: in example.com/plugin's go.mod, require golang.org/x/text v0.21.0 (the host's) instead of v0.22.0, or build against a newer host release"
+	if err.Hint() != want {
+		t.Errorf("hint %q\nwant %q", err.Hint(), want)
+	}
+	if !strings.Contains(err.Error(), "golang.org/x/sync: host has v0.10.0, plugins request v0.11.0 (required by golang.org/x/text@v0.22.0), pulled in by another module's requirement") {
+		t.Errorf("error:\n%s", err)
+	}
+}

@@ -359,7 +359,7 @@ func RaisedRequirements(ws *Workspace, listed []Listed) []Raised {
 	selected := map[string]string{}
 	for _, l := range listed {
 		if !l.Main {
-			selected[l.Path] = l.Version
+			selected[l.Path] = effective(l) // a replacement's version is what builds
 		}
 	}
 	artifacts := map[string][]string{}

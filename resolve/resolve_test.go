@@ -636,3 +636,19 @@ func TestResolverRunUnsafeVendorArchive(t *testing.T) {
 		t.Error("an entry escaped the staging directory")
 	}
 }
+
+// TestRaisedRequirementsSeeReplacements: a module replaced by another
+// version of itself builds with the replacement's: a requirement it meets
+// is not raised.
+func TestRaisedRequirementsSeeReplacements(t *testing.T) {
+	_, ws := greeter(t)
+	listed := []Listed{
+		{Path: "example.com/greeter/plugins/hello", Main: true},
+		{Path: "golang.org/x/text", Version: "v0.21.0", Replace: &Listed{Path: "golang.org/x/text", Version: "v0.20.0"}},
+	}
+	for _, r := range RaisedRequirements(ws, listed) {
+		if r.Dep == "golang.org/x/text" && r.Asked == "v0.20.0" {
+			t.Errorf("raised %s, but the build uses v0.20.0", r)
+		}
+	}
+}

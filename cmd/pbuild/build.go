@@ -55,6 +55,7 @@ type buildReport struct {
 	Toolchain manifests.Toolchain `json:"toolchain"`
 	Modules   []manifests.Module  `json:"modules"`
 	Raised    []string            `json:"raised"`
+	Notes     []string            `json:"notes"`
 	Artifacts []artifactReport    `json:"artifacts"`
 	Against   string              `json:"against,omitempty"`
 	UpToDate  bool                `json:"upToDate"`
@@ -104,7 +105,7 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 	if err != nil {
 		return err
 	}
-	rep := buildReport{Output: res.Dir, ABIKey: res.Manifest.ABIKey, Against: res.Manifest.Against, Toolchain: res.Manifest.Toolchain, Modules: res.Manifest.Modules, Raised: []string{}, UpToDate: res.UpToDate}
+	rep := buildReport{Output: res.Dir, ABIKey: res.Manifest.ABIKey, Against: res.Manifest.Against, Toolchain: res.Manifest.Toolchain, Modules: res.Manifest.Modules, Raised: []string{}, Notes: append([]string{}, res.Notes...), UpToDate: res.UpToDate}
 	for _, r := range res.Raised {
 		rep.Raised = append(rep.Raised, r.String())
 	}
@@ -139,6 +140,9 @@ func printBuildReport(d *deps, cfg *config.Config, rep buildReport) error {
 	}
 	for _, r := range rep.Raised {
 		fmt.Fprintf(w, "raised     %s\n", r)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note       %s\n", n)
 	}
 	for _, a := range rep.Artifacts {
 		fmt.Fprintf(w, "%-10s %s  sha256:%s  %d bytes\n", a.Kind, filepath.Join(rel(rep.Output), a.File), a.SHA256[:16], a.Size)
