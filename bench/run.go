@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/moby/buildkit/client"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // runner runs the commands of a benchmark and remembers what it must clean up.
@@ -260,7 +264,7 @@ func changed(before, after map[string]string) []string {
 // pbuild -------------------------------------------------------------------
 
 // pbuildRun is one pbuild build: its wall time, its steps and per-artifact
-// times from --progress=plain.
+// times from --progress=rawjson.
 type pbuildRun struct {
 	Total     float64
 	Steps     steps
@@ -285,74 +289,109 @@ type steps struct {
 }
 
 var (
-	eventRe = regexp.MustCompile(`^\[\s*([0-9.]+)s\]\s+(\S+)\s+(.*)$`)
 	doneRe  = regexp.MustCompile(`^(host|plugin) (\S+) done in ([0-9.]+)s$`)
+	startRe = regexp.MustCompile(`^(host|plugin) (\S+)$`)
 	imageRe = regexp.MustCompile(`^go\S+ in (\S+) \(`)
-	// BuildKit's plain progress: a vertex per artifact, then its outcome.
-	vertexRe = regexp.MustCompile(`^#(\d+) build (?:host|plugin) (\S+)$`)
-	vDoneRe  = regexp.MustCompile(`^#(\d+) (?:DONE ([0-9.]+)s|CACHED)$`)
-	// The Docker backend's report of the last build's artifacts the go
-	// command kept.
+	// BuildKit: a vertex per artifact.
+	vertexRe = regexp.MustCompile(`^build (?:host|plugin) (\S+)$`)
+	// The report of the last build's artifacts that were kept.
 	keptRe = regexp.MustCompile(`^kept \d+ of \d+ artifacts as up to date:(.*)$`)
 )
 
-// parsePlain reads pbuild's --progress=plain output.
-func parsePlain(out string, total float64) pbuildRun {
+// vertex is what pbuild's rawjson progress says of one vertex: one of its
+// steps, or a BuildKit Run.
+type vertex struct {
+	name               string
+	started, completed time.Time
+	cached             bool
+	logs               []logLine
+}
+
+type logLine struct {
+	at  time.Time
+	msg string
+}
+
+// parseJSON reads pbuild's --progress=rawjson output: BuildKit's
+// SolveStatus stream, pbuild's steps among its vertices.
+func parseJSON(out string, total float64) pbuildRun {
 	run := pbuildRun{Total: total, Artifacts: map[string]float64{}}
+	vs := map[digest.Digest]*vertex{}
+	var order []digest.Digest
+	dec := json.NewDecoder(strings.NewReader(out))
+	for {
+		var ss client.SolveStatus
+		if dec.Decode(&ss) != nil {
+			break
+		}
+		for _, v := range ss.Vertexes {
+			x := vs[v.Digest]
+			if x == nil {
+				x = &vertex{name: v.Name}
+				vs[v.Digest] = x
+				order = append(order, v.Digest)
+			}
+			x.cached = x.cached || v.Cached
+			if v.Started != nil && x.started.IsZero() {
+				x.started = *v.Started
+			}
+			if v.Completed != nil {
+				x.completed = *v.Completed
+			}
+		}
+		for _, l := range ss.Logs {
+			if x := vs[l.Vertex]; x != nil {
+				for _, line := range strings.Split(strings.TrimSpace(string(l.Data)), "\n") {
+					x.logs = append(x.logs, logLine{l.Timestamp, line})
+				}
+			}
+		}
+	}
+	step := map[string]*vertex{}
+	var t0 time.Time
 	var kept map[string]bool
 	cached := map[string]bool{}
-	var resolveStart, resolveEnd, buildStart, lastDone, checkAt, outputAt float64 = -1, -1, -1, -1, -1, -1
-	vertices := map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
-		if v := vertexRe.FindStringSubmatch(line); v != nil {
-			vertices[v[1]] = v[2]
-			continue
+	var firstUnit, lastDone time.Time
+	for _, d := range order {
+		x := vs[d]
+		if t0.IsZero() || (!x.started.IsZero() && x.started.Before(t0)) {
+			t0 = x.started
 		}
-		if v := vDoneRe.FindStringSubmatch(line); v != nil {
-			if name, ok := vertices[v[1]]; ok {
-				t, _ := strconv.ParseFloat(v[2], 64) // 0 when CACHED
-				run.Artifacts[name] = t
-				cached[name] = v[2] == ""
-				delete(vertices, v[1])
+		if v := vertexRe.FindStringSubmatch(x.name); v != nil {
+			if !x.completed.IsZero() && !x.started.IsZero() {
+				run.Artifacts[v[1]] = x.completed.Sub(x.started).Seconds()
+			} else {
+				run.Artifacts[v[1]] = 0
+			}
+			cached[v[1]] = x.cached
+			if x.completed.After(lastDone) {
+				lastDone = x.completed
 			}
 			continue
 		}
-		m := eventRe.FindStringSubmatch(line)
-		if m == nil {
-			continue
+		if _, seen := step[x.name]; !seen {
+			step[x.name] = x
 		}
-		t, _ := strconv.ParseFloat(m[1], 64)
-		step, msg := m[2], m[3]
-		switch step {
-		case "toolchain":
-			if im := imageRe.FindStringSubmatch(msg); im != nil {
-				run.Image = im[1]
-			}
-		case "resolve":
-			if resolveStart < 0 {
-				resolveStart = t
-			}
-			resolveEnd = t
-		case "build":
-			if k := keptRe.FindStringSubmatch(msg); k != nil {
+		for _, l := range x.logs {
+			switch {
+			case x.name == "toolchain" && imageRe.MatchString(l.msg):
+				run.Image = imageRe.FindStringSubmatch(l.msg)[1]
+			case x.name == "up-to-date":
+				run.UpToDate = true
+			case x.name != "compile":
+			case keptRe.MatchString(l.msg):
 				kept = map[string]bool{}
-				for _, f := range strings.Fields(k[1]) {
+				for _, f := range strings.Fields(keptRe.FindStringSubmatch(l.msg)[1]) {
 					kept[strings.TrimSuffix(filepath.Base(f), ".so")] = true
 				}
-			} else if d := doneRe.FindStringSubmatch(msg); d != nil {
-				v, _ := strconv.ParseFloat(d[3], 64)
-				run.Artifacts[d[2]] = v
-				lastDone = t
-			} else if buildStart < 0 {
-				buildStart = t
+			case doneRe.MatchString(l.msg):
+				dm := doneRe.FindStringSubmatch(l.msg)
+				v, _ := strconv.ParseFloat(dm[3], 64)
+				run.Artifacts[dm[2]] = v
+				lastDone = l.at
+			case startRe.MatchString(l.msg) && firstUnit.IsZero():
+				firstUnit = l.at
 			}
-		case "check":
-			if checkAt < 0 {
-				checkAt = t
-			}
-		case "output":
-			outputAt = t
-			run.UpToDate = run.UpToDate || strings.Contains(msg, " is up to date ")
 		}
 	}
 	switch {
@@ -372,22 +411,25 @@ func parsePlain(out string, total float64) pbuildRun {
 		}
 	}
 	sort.Strings(run.Linked)
-	if lastDone < 0 {
-		// BuildKit reports no "done in" events: the artifacts are
-		// compiled, gathered and exported in one solve, timed as compile.
-		lastDone = checkAt
+	resolve, compile, check, install := step["resolve"], step["compile"], step["check"], step["install"]
+	if resolve == nil || compile == nil || check == nil || install == nil {
+		return run // an up-to-date build, or a failed one: only the total
 	}
-	if resolveStart < 0 || resolveEnd < 0 || buildStart < 0 || checkAt < 0 || outputAt < 0 {
-		return run // a backend with other events: only the total
+	if firstUnit.IsZero() {
+		firstUnit = compile.started // BuildKit: the compile is one solve
 	}
+	if lastDone.IsZero() {
+		lastDone = compile.completed
+	}
+	at := func(t time.Time) float64 { return t.Sub(t0).Seconds() }
 	run.Steps = steps{
-		Toolchain:  resolveStart,
-		Resolve:    resolveEnd - resolveStart,
-		BuildSetup: buildStart - resolveEnd,
-		Compile:    lastDone - buildStart,
-		Collect:    checkAt - lastDone,
-		Finish:     outputAt - checkAt,
-		Exit:       total - outputAt,
+		Toolchain:  at(resolve.started),
+		Resolve:    resolve.completed.Sub(resolve.started).Seconds(),
+		BuildSetup: firstUnit.Sub(compile.started).Seconds(),
+		Compile:    lastDone.Sub(firstUnit).Seconds(),
+		Collect:    check.started.Sub(lastDone).Seconds(),
+		Finish:     install.completed.Sub(check.started).Seconds(),
+		Exit:       total - at(install.completed),
 	}
 	return run
 }
@@ -395,7 +437,7 @@ func parsePlain(out string, total float64) pbuildRun {
 // pbuildBuild runs pbuild build on the project with the backend (none: the
 // CLI has no --backend flag and its only backend is used).
 func (r *runner) pbuildBuild(bin, backend string, p *project, tag string) (pbuildRun, error) {
-	args := []string{"build", "-f", filepath.Join(p.Dir, "pbuild.yaml"), "--progress=plain"}
+	args := []string{"build", "-f", filepath.Join(p.Dir, "pbuild.yaml"), "--progress=rawjson"}
 	if backend != "" {
 		args = append(args, "--backend", backend)
 	}
@@ -407,7 +449,7 @@ func (r *runner) pbuildBuild(bin, backend string, p *project, tag string) (pbuil
 	if err != nil {
 		return pbuildRun{}, err
 	}
-	return parsePlain(res.Stderr, res.Dur.Seconds()), nil
+	return parseJSON(res.Stderr, res.Dur.Seconds()), nil
 }
 
 // pbuildBackends tells which of the wanted backends the CLI has: the

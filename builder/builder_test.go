@@ -25,6 +25,7 @@ import (
 	"github.com/pbuild/pbuild/internal/outdir"
 	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/plan"
 	"github.com/pbuild/pbuild/resolve"
 )
 
@@ -123,7 +124,7 @@ func TestPlanErrors(t *testing.T) {
 					t.Errorf("error is %T, want *resolve.ModuleError", err)
 				}
 			}
-			if len(s.eng.Created()) != 0 || len(s.eng.Lookups()) != 0 {
+			if len(s.eng.Created()) != 0 || len(s.eng.Lookups()) != 0 || len(s.be.resolves) != 0 {
 				t.Errorf("planning failed but the engine was used: containers %v, images %v", s.eng.Created(), s.eng.Lookups())
 			}
 			if n := s.proxy.Total(); n != 0 {
@@ -199,103 +200,75 @@ func TestBuildFlow(t *testing.T) {
 	s.checkOutputUntouched(t)
 	s.eng.CheckAllRemoved(t)
 
-	// Three containers: probe, resolve, build.
-	created := s.eng.Created()
-	var steps []string
-	for _, c := range created {
-		steps = append(steps, c.Spec.Step)
+	// One resolve, one compile, both in the probed toolchain.
+	if len(s.be.resolves) != 1 || len(s.be.compiles) != 1 {
+		t.Fatalf("%d resolves and %d compiles, want one each", len(s.be.resolves), len(s.be.compiles))
 	}
-	if want := []string{"toolchain", "resolve", "build"}; !reflect.DeepEqual(steps, want) {
-		t.Fatalf("containers for %v, want %v", steps, want)
-	}
-	probeSpec, resolveSpec, buildSpec := created[0].Spec, created[1].Spec, created[2].Spec
-	resolveID, buildID := created[1].ID, created[2].ID
-	for _, sp := range []container.Spec{probeSpec, resolveSpec, buildSpec} {
-		if !strings.HasPrefix(sp.Image, "pbuild/toolchain:go1.24.4-") {
-			t.Errorf("%s container runs %s, want the toolchain image", sp.Step, sp.Image)
-		}
-		if sp.Project != s.cfg.File {
-			t.Errorf("%s container labelled for project %q, want %q", sp.Step, sp.Project, s.cfg.File)
+	rr, cr := s.be.resolves[0], s.be.compiles[0]
+	for _, tc := range []string{rr.Toolchain.Image, cr.Toolchain.Image} {
+		if !strings.HasPrefix(tc, "pbuild/toolchain:go1.24.4-") {
+			t.Errorf("built in %s, want the toolchain image", tc)
 		}
 	}
-	if !resolveSpec.Network {
-		t.Error("the resolve container has no network")
-	}
-	if want := []container.Mount{{Volume: resolve.ModCacheVolume, Target: "/go/pkg/mod"}}; !reflect.DeepEqual(resolveSpec.Mounts, want) {
-		t.Errorf("resolve mounts = %v, want %v", resolveSpec.Mounts, want)
+	if rr.Project != s.cfg.File || cr.Project != s.cfg.File {
+		t.Errorf("labelled for projects %q, %q, want %q", rr.Project, cr.Project, s.cfg.File)
 	}
 	for _, kv := range s.opts.ResolveEnv {
-		if !slices.Contains(resolveSpec.Env, kv) {
-			t.Errorf("resolve env %q lacks %s", resolveSpec.Env, kv)
+		if !slices.Contains(rr.Env, kv) {
+			t.Errorf("resolve env %q lacks %s", rr.Env, kv)
 		}
 	}
-	if buildSpec.Network || probeSpec.Network {
-		t.Error("the build or probe container has network")
+	if want := []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build", "CGO_CFLAGS=-O2", "GOAMD64=v3"}; !reflect.DeepEqual(cr.Env, want) {
+		t.Errorf("compile env %q\nwant        %q", cr.Env, want)
 	}
-	if want := []container.Mount{{Volume: CacheVolume, Target: "/root/.cache/go-build"}, {Target: "/tmp", Tmpfs: true}}; !reflect.DeepEqual(buildSpec.Mounts, want) {
-		t.Errorf("build mounts = %v, want %v", buildSpec.Mounts, want)
-	}
-	for _, kv := range []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "CGO_ENABLED=1", "GOAMD64=v3", "CGO_CFLAGS=-O2"} {
-		if !slices.Contains(buildSpec.Env, kv) {
-			t.Errorf("build env %q lacks %s", buildSpec.Env, kv)
-		}
-	}
-	for _, kv := range buildSpec.Env {
+	for _, kv := range cr.Env {
 		if slices.Contains(s.opts.ResolveEnv, kv) {
-			t.Errorf("resolve-only setting %s reached the build container", kv)
+			t.Errorf("resolve-only setting %s reached the compile", kv)
 		}
 	}
 
-	// What went into the containers: the staged workspace, vendored for
-	// the build; never the output directory.
-	resolveFiles, buildFiles := s.eng.Copied(resolveID), s.eng.Copied(buildID)
-	for _, f := range []string{"/src/go.work", "/src/api/api.go", "/src/host/main.go", "/src/plugins/hello/go.sum"} {
-		_, inResolve := resolveFiles[f]
-		_, inBuild := buildFiles[f]
-		if !inResolve || !inBuild {
-			t.Errorf("%s not copied into both the resolve and build containers", f)
+	// What the resolve saw: the staged workspace; never the output
+	// directory. The compile gets it vendored.
+	for _, f := range []string{"go.work", "api/api.go", "host/main.go", "plugins/hello/go.sum"} {
+		if !slices.Contains(s.be.staged, f) {
+			t.Errorf("%s not staged", f)
 		}
 	}
-	_, vendorInResolve := resolveFiles["/src/vendor/modules.txt"]
-	_, vendorInBuild := buildFiles["/src/vendor/modules.txt"]
-	if vendorInResolve || !vendorInBuild {
-		t.Errorf("vendor/modules.txt: want it in the build container only")
-	}
-	for f := range buildFiles {
-		if strings.Contains(f, "dist/") || strings.Contains(f, "marker") {
-			t.Errorf("%s copied into the build container", f)
+	for _, f := range s.be.staged {
+		if strings.Contains(f, "dist/") || strings.Contains(f, "marker") || strings.HasPrefix(f, "vendor/") {
+			t.Errorf("%s staged for the resolve", f)
 		}
+	}
+	if cr.PreviousDir != s.cfg.OutputDir() || cr.Force {
+		t.Errorf("compile previous dir %s, force %v", cr.PreviousDir, cr.Force)
 	}
 
-	// The go build command lines.
-	builds := s.eng.goBuilds()
-	if len(builds) != 4 {
-		t.Fatalf("%d go builds, want 4: %v", len(builds), builds)
-	}
-	byOut := map[string]containertest.ExecCall{}
-	for _, b := range builds {
-		if b.ID != buildID {
-			t.Errorf("go build ran in %s, want the build container", b.ID)
+	// The units: the host and the first plugin first, the others after both.
+	var phases [][]string
+	byFile := map[string]Unit{}
+	for _, ph := range cr.Phases {
+		var files []string
+		for _, u := range ph {
+			files = append(files, u.Target.File())
+			byFile[u.Target.File()] = u
 		}
-		byOut[outputOf(b.Cmd)] = b
+		phases = append(phases, files)
+	}
+	if want := [][]string{{"greeter", "plugins/count.so"}, {"plugins/hello.so", "plugins/shout.so"}}; !reflect.DeepEqual(phases, want) {
+		t.Errorf("phases %v, want %v", phases, want)
 	}
 	wantDirs := map[string]string{
-		"/out/greeter":          "/src/host",
-		"/out/plugins/count.so": "/src/plugins/count",
-		"/out/plugins/hello.so": "/src/plugins/hello",
-		"/out/plugins/shout.so": "/src/plugins/shout",
+		"greeter":          "/src/host",
+		"plugins/count.so": "/src/plugins/count",
+		"plugins/hello.so": "/src/plugins/hello",
+		"plugins/shout.so": "/src/plugins/shout",
 	}
-	for out, dir := range wantDirs {
-		b, ok := byOut[out]
-		if !ok {
-			t.Errorf("no go build -o %s", out)
-			continue
-		}
-		if b.Dir != dir {
-			t.Errorf("go build -o %s ran in %s, want %s", out, b.Dir, dir)
+	for f, dir := range wantDirs {
+		if u := byFile[f]; u.Dir != dir || u.Out != "/out/"+f {
+			t.Errorf("unit %s runs in %s writing %s, want %s and /out/%s", f, u.Dir, u.Out, dir, f)
 		}
 	}
-	host := byOut["/out/greeter"].Cmd
+	host := byFile["greeter"].Args
 	m := abiKeyRE.FindStringSubmatch(host[len(host)-4])
 	if m == nil {
 		t.Fatalf("host command line %q has no ABI key in -ldflags", host)
@@ -306,79 +279,33 @@ func TestBuildFlow(t *testing.T) {
 		t.Errorf("host go build =\n%q\nwant\n%q", host, wantHost)
 	}
 	for _, name := range []string{"count", "hello", "shout"} {
-		got := byOut["/out/plugins/"+name+".so"].Cmd
+		got := byFile["plugins/"+name+".so"].Args
 		want := append(slices.Clone(wantHost[:7]), "-buildmode=plugin", "-o", "/out/plugins/"+name+".so", ".")
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("plugin %s go build =\n%q\nwant\n%q", name, got, want)
 		}
 	}
+	// Each unit reads its own module and the modules it requires.
+	if in := byFile["plugins/hello.so"].Inputs; !slices.Contains(in, "plugins/hello") || !slices.Contains(in, "api") || slices.Contains(in, "plugins/count") {
+		t.Errorf("hello's inputs %v", in)
+	}
 
 	// The key covers the toolchain, the build settings and every module.
-	wantKey := greeterKey(t, s)
-	if key != wantKey {
+	if wantKey := greeterKey(t, s); key != wantKey {
 		t.Errorf("ABI key %s, want %s", key, wantKey)
-	}
-
-	// The host and the first plugin build first; the others after both.
-	var order []string
-	for _, b := range builds {
-		order = append(order, outputOf(b.Cmd))
-	}
-	first := order[:2]
-	slices.Sort(first)
-	if !reflect.DeepEqual(first, []string{"/out/greeter", "/out/plugins/count.so"}) {
-		t.Errorf("build order %v: want the host and count first", order)
-	}
-	// /out was prepared before any build.
-	var sawMkdir bool
-	for _, e := range s.eng.Execs() {
-		if e.Cmd[0] == "mkdir" {
-			sawMkdir = true
-		}
-		if e.Cmd[0] == "go" && e.Cmd[1] == "build" && !sawMkdir {
-			t.Error("go build ran before /out was made")
-			break
-		}
-	}
-	if !slices.Contains(s.eng.CopiesOut(), containertest.CopyOut{ID: buildID, Path: "/out"}) {
-		t.Errorf("copied out %v, want /out of the build container", s.eng.CopiesOut())
 	}
 
 	// Progress reports. (Raised requirements are reported once the
 	// artifacts say what they link: these fake ones never get there.)
 	wantEvents := []Event{
-		{"plan", "4 artifacts in 5 local modules under " + s.root},
-		{"build", "host greeter"},
-		{"build", "plugin shout"},
+		{StepPlan, "4 artifacts in 5 local modules under " + s.root},
+		{StepCompile, "4 artifacts on fake"},
 	}
 	for _, e := range wantEvents {
 		if !slices.Contains(s.events, e) {
 			t.Errorf("no event %+v in %+v", e, s.events)
 		}
 	}
-}
-
-// compileErrors collects every *CompileError in err's tree.
-func compileErrors(err error) []*CompileError {
-	var out []*CompileError
-	var walk func(error)
-	walk = func(err error) {
-		if ce, ok := err.(*CompileError); ok {
-			out = append(out, ce)
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				walk(e)
-			}
-		case interface{ Unwrap() error }:
-			if e := u.Unwrap(); e != nil {
-				walk(e)
-			}
-		}
-	}
-	walk(err)
-	return out
 }
 
 func TestBuildCompileFailure(t *testing.T) {
@@ -392,29 +319,29 @@ func TestBuildCompileFailure(t *testing.T) {
 	}{
 		{
 			name:    "a plugin built in the second phase",
-			fail:    map[string]failure{"/out/plugins/hello.so": {1, syntax}},
+			fail:    map[string]failure{"plugins/hello.so": {1, syntax}},
 			want:    []string{"plugin hello"},
-			ran:     []string{"/out/greeter", "/out/plugins/count.so", "/out/plugins/hello.so", "/out/plugins/shout.so"},
+			ran:     []string{"greeter", "plugins/count.so", "plugins/hello.so", "plugins/shout.so"},
 			message: "build plugin hello: exit 1\n" + strings.TrimSpace(syntax),
 		},
 		{
 			name: "two plugins in one phase: both reported",
-			fail: map[string]failure{"/out/plugins/hello.so": {1, "hello broke"}, "/out/plugins/shout.so": {2, "shout broke"}},
+			fail: map[string]failure{"plugins/hello.so": {1, "hello broke"}, "plugins/shout.so": {2, "shout broke"}},
 			want: []string{"plugin hello", "plugin shout"},
-			ran:  []string{"/out/greeter", "/out/plugins/count.so", "/out/plugins/hello.so", "/out/plugins/shout.so"},
+			ran:  []string{"greeter", "plugins/count.so", "plugins/hello.so", "plugins/shout.so"},
 		},
 		{
 			name:    "the first plugin: later plugins are not built",
-			fail:    map[string]failure{"/out/plugins/count.so": {1, "count broke"}},
+			fail:    map[string]failure{"plugins/count.so": {1, "count broke"}},
 			want:    []string{"plugin count"},
-			ran:     []string{"/out/greeter", "/out/plugins/count.so"},
+			ran:     []string{"greeter", "plugins/count.so"},
 			message: "build plugin count: exit 1\ncount broke",
 		},
 		{
 			name:    "the host",
-			fail:    map[string]failure{"/out/greeter": {1, "host broke"}},
+			fail:    map[string]failure{"greeter": {1, "host broke"}},
 			want:    []string{"host greeter"},
-			ran:     []string{"/out/greeter", "/out/plugins/count.so"},
+			ran:     []string{"greeter", "plugins/count.so"},
 			message: "build host greeter: exit 1\nhost broke",
 		},
 	}
@@ -422,13 +349,13 @@ func TestBuildCompileFailure(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSetup(t, nil, greeterYAML)
 			s.withMarker(t)
-			s.eng.buildFail = tt.fail
+			s.be.fail = tt.fail
 			_, err := Build(context.Background(), s.cfg, s.opts)
 			ces := compileErrors(err)
 			var got []string
 			for _, ce := range ces {
 				got = append(got, ce.Kind+" "+ce.Name)
-				if f := tt.fail["/out/"+artifactFile(resolve.Package{Target: resolve.Target{Name: ce.Name, Kind: ce.Kind}})]; ce.Code != f.code || ce.Output != f.output {
+				if f := tt.fail[plan.Target{Name: ce.Name, Kind: plan.Kind(ce.Kind)}.File()]; ce.Code != f.code || ce.Output != f.output {
 					t.Errorf("%s %s: code %d output %q, want %d %q", ce.Kind, ce.Name, ce.Code, ce.Output, f.code, f.output)
 				}
 			}
@@ -443,18 +370,10 @@ func TestBuildCompileFailure(t *testing.T) {
 			if tt.message != "" && err.Error() != tt.message {
 				t.Errorf("error = %q\nwant    %q", err, tt.message)
 			}
-			var ran []string
-			for _, b := range s.eng.goBuilds() {
-				ran = append(ran, outputOf(b.Cmd))
-			}
+			ran := s.be.builtFiles()
 			slices.Sort(ran)
 			if !reflect.DeepEqual(ran, tt.ran) {
 				t.Errorf("built %v, want %v", ran, tt.ran)
-			}
-			for _, c := range s.eng.CopiesOut() {
-				if c.Path == "/out" {
-					t.Errorf("artifacts copied out after a failed build")
-				}
 			}
 			s.checkOutputUntouched(t)
 			s.eng.CheckAllRemoved(t)
@@ -468,8 +387,8 @@ func TestBuildCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	started := make(chan struct{})
-	s.eng.onBuild = func(bctx context.Context, out string) error {
-		if out != "/out/plugins/count.so" {
+	s.be.onBuild = func(bctx context.Context, out string) error {
+		if out != "plugins/count.so" {
 			return nil
 		}
 		close(started)
@@ -488,8 +407,8 @@ func TestBuildCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Build = %v, want context.Canceled", err)
 	}
-	for _, b := range s.eng.goBuilds() {
-		if o := outputOf(b.Cmd); o == "/out/plugins/hello.so" || o == "/out/plugins/shout.so" {
+	for _, o := range s.be.builtFiles() {
+		if o == "plugins/hello.so" || o == "plugins/shout.so" {
 			t.Errorf("%s was built after the cancellation", o)
 		}
 	}
@@ -521,11 +440,11 @@ func hostOnlySetup(t *testing.T) (*setup, []byte) {
 		t.Fatal("could not drop the plugins from the config")
 	}
 	s := newSetup(t, nil, y)
-	s.eng.list = `{"Path": "example.com/greeter/api", "Main": true}
+	s.be.list = `{"Path": "example.com/greeter/api", "Main": true}
 {"Path": "example.com/greeter/host", "Main": true}
 {"Path": "golang.org/x/text", "Version": "v0.21.0"}
 `
-	s.eng.outFile = func(name string) []byte { return bin }
+	s.be.outFile = func(name string) []byte { return bin }
 	return s, bin
 }
 
@@ -562,19 +481,20 @@ func TestBuildHostOnly(t *testing.T) {
 	if len(m.Artifacts) != 1 || m.Artifacts[0].Name != "greeter" || m.Artifacts[0].Kind != manifests.KindHost || m.Artifacts[0].File != "greeter" || m.Artifacts[0].SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("artifacts = %+v", m.Artifacts)
 	}
-	builds := s.eng.goBuilds()
+	builds := s.be.built
 	if len(builds) != 1 {
 		t.Fatalf("go builds: %v", builds)
 	}
-	i := slices.IndexFunc(builds[0].Cmd, func(a string) bool { return strings.HasPrefix(a, "-ldflags=") })
+	args := builds[0].Args
+	i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "-ldflags=") })
 	if i < 0 {
-		t.Fatalf("no -ldflags in %q", builds[0].Cmd)
+		t.Fatalf("no -ldflags in %q", args)
 	}
-	if km := abiKeyRE.FindStringSubmatch(builds[0].Cmd[i]); km == nil || km[1] != m.ABIKey || !strings.HasPrefix(builds[0].Cmd[i], "-ldflags=-s -w -X ") {
-		t.Errorf("host stamped with %q, manifest key %s", builds[0].Cmd[i], m.ABIKey)
+	if km := abiKeyRE.FindStringSubmatch(args[i]); km == nil || km[1] != m.ABIKey || !strings.HasPrefix(args[i], "-ldflags=-s -w -X ") {
+		t.Errorf("host stamped with %q, manifest key %s", args[i], m.ABIKey)
 	}
-	if slices.Contains(builds[0].Cmd, "-buildmode=plugin") {
-		t.Errorf("host built as a plugin: %q", builds[0].Cmd)
+	if slices.Contains(args, "-buildmode=plugin") {
+		t.Errorf("host built as a plugin: %q", args)
 	}
 	var mods []string
 	for _, mod := range m.Modules {
@@ -593,81 +513,8 @@ func TestBuildHostOnly(t *testing.T) {
 	}
 	s.checkNoTemp(t)
 	s.eng.CheckAllRemoved(t)
-	if !slices.Contains(s.events, Event{"output", s.cfg.OutputDir()}) {
+	if !slices.Contains(s.events, Event{StepInstall, s.cfg.OutputDir()}) {
 		t.Errorf("no output event in %v", s.events)
-	}
-}
-
-func TestGoBuildArgs(t *testing.T) {
-	key := "sha256:" + strings.Repeat("ab", 32)
-	tests := []struct {
-		name  string
-		build manifests.Build
-		kind  string
-		out   string
-		want  []string
-	}{
-		{
-			name:  "host without tags or ldflags",
-			build: manifests.Build{Flags: Flags()},
-			kind:  resolve.KindHost,
-			out:   "/out/greeter",
-			want:  []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-ldflags=-X github.com/pbuild/pbuild/loader.hostABIKey=" + key + " -X main.pbuildABIKey=" + key, "-o", "/out/greeter", "."},
-		},
-		{
-			name:  "plugin with tags and ldflags",
-			build: manifests.Build{Flags: Flags(), Tags: []string{"a", "b_c"}, Ldflags: "-s -w"},
-			kind:  resolve.KindPlugin,
-			out:   "/out/plugins/p.so",
-			want:  []string{"go", "build", "-mod=vendor", "-trimpath", "-buildvcs=false", "-tags=a,b_c", "-ldflags=-s -w -X github.com/pbuild/pbuild/loader.hostABIKey=" + key + " -X main.pbuildABIKey=" + key, "-buildmode=plugin", "-o", "/out/plugins/p.so", "."},
-		},
-		{
-			name:  "surrounding spaces of ldflags dropped",
-			build: manifests.Build{Flags: []string{"-x"}, Ldflags: "  -s  "},
-			kind:  resolve.KindHost,
-			out:   "/out/h",
-			want:  []string{"go", "build", "-x", "-ldflags=-s   -X github.com/pbuild/pbuild/loader.hostABIKey=" + key + " -X main.pbuildABIKey=" + key, "-o", "/out/h", "."},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			flags := slices.Clone(tt.build.Flags)
-			got := goBuildArgs(tt.build, key, tt.kind, tt.out)
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("goBuildArgs =\n%q\nwant\n%q", got, tt.want)
-			}
-			if !reflect.DeepEqual(tt.build.Flags, flags) {
-				t.Errorf("goBuildArgs changed the shared flags to %q", tt.build.Flags)
-			}
-		})
-	}
-
-	// Flags is a fresh slice each time: appending to one build's command
-	// line cannot change another's.
-	b := manifests.Build{Flags: make([]string, 0, 16)}
-	b.Flags = append(b.Flags, Flags()...)
-	host := goBuildArgs(b, key, resolve.KindHost, "/out/h")
-	plugin := goBuildArgs(b, key, resolve.KindPlugin, "/out/plugins/p.so")
-	if outputOf(host) != "/out/h" || outputOf(plugin) != "/out/plugins/p.so" {
-		t.Errorf("command lines share storage: %q / %q", host, plugin)
-	}
-	if f := Flags(); !reflect.DeepEqual(f, []string{"-mod=vendor", "-trimpath", "-buildvcs=false"}) {
-		t.Errorf("Flags() = %q", f)
-	}
-}
-
-func TestArtifactFile(t *testing.T) {
-	for _, tt := range []struct {
-		kind, name, want string
-	}{
-		{resolve.KindHost, "greeter", "greeter"},
-		{resolve.KindPlugin, "hello", "plugins/hello.so"},
-		{resolve.KindPlugin, "v1.2-beta_x", "plugins/v1.2-beta_x.so"},
-	} {
-		p := resolve.Package{Target: resolve.Target{Name: tt.name, Kind: tt.kind}}
-		if got := artifactFile(p); got != tt.want {
-			t.Errorf("artifactFile(%s %s) = %q, want %q", tt.kind, tt.name, got, tt.want)
-		}
 	}
 }
 
@@ -697,22 +544,13 @@ func TestBuildOutputInsideModule(t *testing.T) {
 	if !errors.As(err, &nge) {
 		t.Fatalf("Build = %v, want *manifests.NotGoBinaryError from the fake artifacts", err)
 	}
-	for _, c := range s.eng.Created() {
-		names := s.eng.Copied(c.ID)
-		if c.Spec.Step == "toolchain" {
-			if len(names) != 0 {
-				t.Errorf("files copied into the toolchain probe container %s", c.ID)
-			}
-			continue
+	for _, f := range s.be.staged {
+		if strings.HasPrefix(f, "host/dist/") || strings.HasPrefix(f, "host/.dist") {
+			t.Errorf("%s staged", f)
 		}
-		for n := range names {
-			if strings.HasPrefix(n, "/src/host/dist/") || strings.HasPrefix(n, "/src/host/.dist") {
-				t.Errorf("%s copied into container %s", n, c.ID)
-			}
-		}
-		if _, ok := names["/src/host/main.go"]; !ok {
-			t.Errorf("container %s did not get the host's sources", c.ID)
-		}
+	}
+	if !slices.Contains(s.be.staged, "host/main.go") {
+		t.Error("the host's sources were not staged")
 	}
 	if data, err := os.ReadFile(filepath.Join(s.root, "host", "dist", "marker")); err != nil || string(data) != "previous build\n" {
 		t.Errorf("host/dist/marker = %q, %v", data, err)
@@ -724,8 +562,8 @@ func TestBuildOutputInsideModule(t *testing.T) {
 		}
 	}
 	// The stamped key hashes the host module without its output directory.
-	host := s.eng.goBuilds()
-	i := slices.IndexFunc(host, func(e containertest.ExecCall) bool { return outputOf(e.Cmd) == "/out/greeter" })
+	host := s.be.built
+	i := slices.IndexFunc(host, func(u Unit) bool { return u.Target.File() == "greeter" })
 	if i < 0 {
 		t.Fatal("no host build")
 	}
@@ -733,22 +571,8 @@ func TestBuildOutputInsideModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantKey := greeterKey(t, s)
-	if m := abiKeyRE.FindStringSubmatch(host[i].Cmd[6]); m == nil || m[1] != wantKey {
-		t.Errorf("host stamped with %q, want key %s", host[i].Cmd[6], wantKey)
-	}
-}
-
-func TestLinkerPath(t *testing.T) {
-	for in, want := range map[string]string{
-		"example.com/greeter/plugins/hello": "example.com/greeter/plugins/hello",
-		"example.com/hello.world":           "example.com/hello%2eworld",
-		"example.com/v1.2/x":                "example.com/v1.2/x",
-		"example.com/a%b/c d":               "example.com/a%25b/c%20d",
-		"gopkg.in/yaml.v3":                  "gopkg.in/yaml%2ev3",
-	} {
-		if got := linkerPath(in); got != want {
-			t.Errorf("linkerPath(%q) = %q, want %q", in, got, want)
-		}
+	if m := abiKeyRE.FindStringSubmatch(host[i].Args[6]); m == nil || m[1] != wantKey {
+		t.Errorf("host stamped with %q, want key %s", host[i].Args[6], wantKey)
 	}
 }
 
@@ -800,7 +624,7 @@ func TestBuildRefusesOutputsItDidNotMake(t *testing.T) {
 			if after := treeOf(t, s.root); after != before {
 				t.Errorf("the project changed:\nbefore %s\nafter  %s", before, after)
 			}
-			if n := len(s.eng.Created()); n != 0 {
+			if n := len(s.eng.Created()) + len(s.be.resolves); n != 0 {
 				t.Errorf("%d containers started before the output was checked", n)
 			}
 		})
@@ -876,4 +700,27 @@ func TestLinkedRaised(t *testing.T) {
 	if len(linked) != 1 || linked[0].Dep != "golang.org/x/text" || len(unlinked) != 1 || unlinked[0].Dep != "github.com/stretchr/testify" {
 		t.Errorf("linked %v, unlinked %v", linked, unlinked)
 	}
+}
+
+// compileErrors are the *CompileErrors in err's tree.
+func compileErrors(err error) []*CompileError {
+	var out []*CompileError
+	var walk func(error)
+	walk = func(err error) {
+		if ce, ok := err.(*CompileError); ok {
+			out = append(out, ce)
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			if e := u.Unwrap(); e != nil {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
 }

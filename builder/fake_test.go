@@ -2,8 +2,6 @@ package builder
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/container/containertest"
 	"github.com/pbuild/pbuild/internal/owner"
+	"github.com/pbuild/pbuild/plan"
 	"github.com/pbuild/pbuild/toolchain"
 )
 
@@ -34,49 +33,13 @@ const (
 
 // fakeEngine is the container engine the builder tests run against: a
 // containertest.FakeImages holding the base and toolchain images, whose
-// commands answer the toolchain probe, the resolve step and go build from
-// canned output.
+// only command answers the toolchain probe.
 type fakeEngine struct {
 	*containertest.FakeImages
-
-	// list is the stdout of `go list -m -json all`.
-	list string
-	// buildFail maps an artifact's output file ("/out/plugins/hello.so")
-	// to the exit code and output of its go build.
-	buildFail map[string]failure
-	// outFile, when set, gives the bytes of a built artifact; by default
-	// artifacts are short text files.
-	outFile func(name string) []byte
-	// onBuild, when set, runs inside every go build before it returns; it
-	// may block on ctx.
-	onBuild func(ctx context.Context, out string) error
-
-	// keep lists the outputs ("/out/greeter") the fake go build finds up
-	// to date when they were given: it does not link them again.
-	keep map[string]bool
-	// tamper lists the outputs whose bytes in the container differ from
-	// what was copied in, though their inode did not change.
-	tamper map[string]bool
-
-	mu sync.Mutex
-	// built records the -o of every successful go build.
-	built []string
-	// linked are the outputs written by a link (a new inode), removed the
-	// ones rm removed, by container ID and output ("c3 /out/greeter").
-	linked, removed map[string]bool
-	// made are the directories mkdir made, by container ID and path.
-	made map[string]bool
 }
 
-type failure struct {
-	code   int
-	output string
-}
-
-// newEngine is a fakeEngine whose go list prints list and whose /src/vendor
-// is the tar stream vendor.
-func newEngine(list string, vendor []byte) *fakeEngine {
-	f := &fakeEngine{FakeImages: &containertest.FakeImages{}, list: list, buildFail: map[string]failure{}, linked: map[string]bool{}, removed: map[string]bool{}, made: map[string]bool{}}
+func newEngine() *fakeEngine {
+	f := &fakeEngine{FakeImages: &containertest.FakeImages{}}
 	f.Images = map[string]string{testBase: "sha256:base"}
 	f.OnImageID = func(ref string) (string, error) {
 		if strings.HasPrefix(ref, "pbuild/toolchain:go"+testGo+"-") {
@@ -87,153 +50,122 @@ func newEngine(list string, vendor []byte) *fakeEngine {
 	f.OnBuildImage = func(containertest.Build) (string, error) {
 		return "", errors.New("unexpected BuildImage: the toolchain image exists")
 	}
-	f.OnCopyTo = func(id, dir string, files map[string]string) error {
-		if dir != "/" {
-			return fmt.Errorf("unexpected CopyTo %s", dir)
+	f.OnExec = func(ctx context.Context, id string, e container.Exec) (int, error) {
+		if len(e.Cmd) == 3 && e.Cmd[0] == "sh" && e.Cmd[1] == "-c" && strings.HasPrefix(e.Cmd[2], "go version") {
+			io.WriteString(e.Stdout, probeOutput)
+			return 0, nil
 		}
-		return nil
+		return 127, nil
 	}
-	f.Tars = map[string][]byte{
-		"/src/vendor":      vendor,
-		"/src/go.work.sum": containertest.Tar(map[string]string{"go.work.sum": ""}),
-	}
-	f.OnCopyFrom = f.copyOut
-	f.OnExec = f.exec
 	return f
 }
 
-// copyOut serves /out: the artifacts built so far.
-func (f *fakeEngine) copyOut(id, p string) ([]byte, error) {
-	if p != "/out" {
-		return nil, fmt.Errorf("copy %s: %w", p, container.ErrNotFound)
-	}
-	f.mu.Lock()
-	built := slices.Clone(f.built)
-	f.mu.Unlock()
-	out := map[string]string{}
-	for _, o := range built {
-		f.mu.Lock()
-		removed := f.removed[id+" "+o]
-		f.mu.Unlock()
-		if removed {
-			continue
-		}
-		name := strings.TrimPrefix(o, "/")
-		if f.outFile != nil {
-			out[name] = string(f.outFile(name))
-		} else {
-			out[name] = "fake artifact " + name
-		}
-	}
-	return containertest.Tar(out), nil
+// fakeBackend is the Backend the builder tests run against: its resolve
+// lists list and vendors vendor, its compile writes every unit's file
+// (outFile's bytes, or a short text) unless told the unit fails.
+type fakeBackend struct {
+	list   string
+	vendor map[string]string // file below vendor/ -> content
+	// fail maps a unit's file ("plugins/hello.so") to the exit code and
+	// output of its go build.
+	fail map[string]failure
+	// outFile, when set, gives the bytes of a built artifact.
+	outFile func(file string) []byte
+	// onBuild, when set, runs for every unit before it is built; it may
+	// block on ctx.
+	onBuild func(ctx context.Context, file string) error
+	// keep lists the files of Previous the fake finds up to date: it
+	// reports them kept and does not write them.
+	keep map[string]bool
+
+	mu       sync.Mutex
+	staged   []string // the staged files the first resolve saw
+	resolves []ResolveRequest
+	compiles []CompileRequest
+	built    []Unit // in the order they were built
 }
 
-func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int, error) {
+type failure struct {
+	code   int
+	output string
+}
+
+func newBackend(list string) *fakeBackend {
+	return &fakeBackend{list: list, vendor: map[string]string{"modules.txt": "# golang.org/x/text v0.21.0\n"}, fail: map[string]failure{}}
+}
+
+func (b *fakeBackend) Name() string { return "fake" }
+
+func (b *fakeBackend) Resolve(ctx context.Context, r ResolveRequest) (*ResolveOutput, error) {
+	staged := listFiles(r.Stage)
+	b.mu.Lock()
+	b.resolves = append(b.resolves, r)
+	if b.staged == nil {
+		b.staged = staged
+	}
+	b.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return -1, err
+		return nil, err
 	}
-	switch {
-	case len(e.Cmd) == 3 && e.Cmd[0] == "sh" && e.Cmd[1] == "-c" && strings.HasPrefix(e.Cmd[2], "go version"):
-		io.WriteString(e.Stdout, probeOutput)
-		return 0, nil
-	case strings.Join(e.Cmd, " ") == "go list -mod=readonly -m -json all":
-		io.WriteString(e.Stdout, f.list)
-		return 0, nil
-	case e.Cmd[0] == "cp" && strings.Join(e.Cmd[:4], " ") == "cp -l --parents --" && e.Dir == "/":
-		// Pins: made when their file was copied in and the target
-		// directory exists, as with GNU cp.
-		f.mu.Lock()
-		made := f.made[id+" "+e.Cmd[len(e.Cmd)-1]]
-		f.mu.Unlock()
-		if !made {
-			return 1, nil
-		}
-		copied := f.Copied(id)
-		for _, o := range e.Cmd[4 : len(e.Cmd)-1] {
-			if _, ok := copied["/"+o]; !ok {
-				return 1, nil
-			}
-		}
-		return 0, nil
-	case e.Cmd[0] == "stat" && len(e.Cmd) > 4 && e.Cmd[3] == "--":
-		// A pin keeps inode 1; an output keeps it unless it was linked.
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, o := range e.Cmd[4:] {
-			ino := "1"
-			if f.linked[id+" "+o] {
-				ino = "2"
-			}
-			fmt.Fprintf(e.Stdout, "%s %s\n", ino, o)
-		}
-		return 0, nil
-	case e.Cmd[0] == "sha256sum" && len(e.Cmd) > 2 && e.Cmd[1] == "--":
-		// The sum of what was copied in, or of a tampered file.
-		copied := f.Copied(id)
-		for _, o := range e.Cmd[2:] {
-			sum := sha256.Sum256([]byte(copied[o]))
-			if f.tamper[o] {
-				sum[0] ^= 1
-			}
-			fmt.Fprintf(e.Stdout, "%s  %s\n", hex.EncodeToString(sum[:]), o)
-		}
-		return 0, nil
-	case e.Cmd[0] == "rm" && len(e.Cmd) > 3 && e.Cmd[2] == "--":
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, o := range e.Cmd[3:] {
-			f.removed[id+" "+o] = true
-		}
-		return 0, nil
-	case e.Cmd[0] == "mkdir":
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, d := range e.Cmd[1:] {
-			f.made[id+" "+d] = true
-		}
-		return 0, nil
-	case strings.Join(e.Cmd, " ") == "go work vendor",
-		strings.Join(e.Cmd, " ") == "touch go.work.sum":
-		return 0, nil
-	case len(e.Cmd) > 2 && e.Cmd[0] == "go" && e.Cmd[1] == "build":
-		o := outputOf(e.Cmd)
-		if f.onBuild != nil {
-			if err := f.onBuild(ctx, o); err != nil {
-				return -1, err
-			}
-		}
-		if fl, ok := f.buildFail[o]; ok {
-			io.WriteString(e.Stdout, fl.output)
-			return fl.code, nil
-		}
-		f.mu.Lock()
-		f.built = append(f.built, o)
-		if !f.keep[o] {
-			f.linked[id+" "+o] = true
-		}
-		f.mu.Unlock()
-		return 0, nil
+	files := map[string]string{"go.work.sum": ""}
+	for k, v := range b.vendor {
+		files["vendor/"+k] = v
 	}
-	return 127, nil
+	for name, content := range files {
+		if err := writeStaged(r.Stage, name, []byte(content)); err != nil {
+			return nil, err
+		}
+	}
+	return &ResolveOutput{List: []byte(b.list)}, nil
 }
 
-// outputOf is the -o argument of a go build command line.
-func outputOf(args []string) string {
-	for i, a := range args {
-		if a == "-o" && i+1 < len(args) {
-			return args[i+1]
+func (b *fakeBackend) Compile(ctx context.Context, r CompileRequest) (*CompileOutput, error) {
+	b.mu.Lock()
+	b.compiles = append(b.compiles, r)
+	b.mu.Unlock()
+	var out CompileOutput
+	for _, phase := range r.Phases {
+		var errs []error
+		for _, u := range phase {
+			f := u.Target.File()
+			if b.onBuild != nil {
+				if err := b.onBuild(ctx, f); err != nil {
+					return nil, err
+				}
+			}
+			b.mu.Lock()
+			b.built = append(b.built, u)
+			b.mu.Unlock()
+			if fl, ok := b.fail[f]; ok {
+				errs = append(errs, &CompileError{Name: u.Target.Name, Kind: string(u.Target.Kind), Code: fl.code, Output: fl.output})
+				continue
+			}
+			if _, given := r.Previous[f]; given && b.keep[f] {
+				out.Kept = append(out.Kept, f)
+				continue
+			}
+			data := []byte("fake artifact " + f)
+			if b.outFile != nil {
+				data = b.outFile(f)
+			}
+			if err := writeStaged(r.Out, f, data); err != nil {
+				return nil, err
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
 		}
 	}
-	return ""
+	return &out, nil
 }
 
-// goBuilds are the go build commands the fake ran.
-func (f *fakeEngine) goBuilds() []containertest.ExecCall {
-	var out []containertest.ExecCall
-	for _, e := range f.Execs() {
-		if len(e.Cmd) > 1 && e.Cmd[0] == "go" && e.Cmd[1] == "build" {
-			out = append(out, e)
-		}
+// builtFiles are the files of the units the fake built, in order.
+func (b *fakeBackend) builtFiles() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, u := range b.built {
+		out = append(out, u.Target.File())
 	}
 	return out
 }
@@ -335,6 +267,7 @@ type setup struct {
 	root   string
 	cfg    *config.Config
 	eng    *fakeEngine
+	be     *fakeBackend
 	opts   Options
 	events []Event
 	sum    string
@@ -369,7 +302,8 @@ func newSetup(t *testing.T, extra files, yamlText string) *setup {
 	s := &setup{
 		root:  root,
 		cfg:   cfg,
-		eng:   newEngine(greeterList, containertest.Tar(map[string]string{"vendor/modules.txt": "# golang.org/x/text v0.21.0\n"})),
+		eng:   newEngine(),
+		be:    newBackend(greeterList),
 		sum:   sum,
 		tmp:   t.TempDir(),
 		proxy: proxy,
@@ -377,9 +311,9 @@ func newSetup(t *testing.T, extra files, yamlText string) *setup {
 	var mu sync.Mutex
 	s.opts = Options{
 		Engine:     s.eng,
+		Backend:    s.be,
 		Fetcher:    fetcher,
-		GOOS:       "linux",
-		GOARCH:     "amd64",
+		Platform:   plan.Platform{OS: "linux", Arch: "amd64"},
 		ResolveEnv: []string{"GOPROXY=https://proxy.corp.example", "GOFLAGS=-mod=mod"},
 		TempDir:    s.tmp,
 		OnEvent: func(e Event) {
@@ -387,7 +321,6 @@ func newSetup(t *testing.T, extra files, yamlText string) *setup {
 			defer mu.Unlock()
 			s.events = append(s.events, e)
 		},
-		Log:  io.Discard,
 		Self: self(t),
 	}
 	return s
@@ -452,4 +385,18 @@ func self(t *testing.T) owner.ID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// listFiles lists the regular files below dir, slash paths, sorted.
+func listFiles(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out
 }

@@ -7,22 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/outdir"
 	"github.com/pbuild/pbuild/internal/owner"
+	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/plan"
 	"github.com/pbuild/pbuild/resolve"
 )
-
-// workPrefix names this build's temporary directory (under TempDir, or
-// the system's): the staging copy and BuildKit's resolve outputs.
-const workPrefix = "pbuild-"
-
-func tempDir(opts Options) string {
-	if opts.TempDir != "" {
-		return opts.TempDir
-	}
-	return os.TempDir()
-}
 
 // PlacementError is an output directory that would replace the project's
 // own files.
@@ -43,12 +34,12 @@ func (e *PlacementError) Hint() string {
 // and holds none of them: replacing it must not touch the project. (The
 // config checks the same by name; links can hide it, as `ln -s . lnk` and
 // output lnk/plugins do.)
-func checkPlacement(out string, cfg *config.Config, ws *resolve.Workspace) error {
+func checkPlacement(out, configDir string, ws *resolve.Workspace) error {
 	realOut, err := realPath(out)
 	if err != nil {
 		return fmt.Errorf("output %s: %w", out, err)
 	}
-	dirs := []struct{ what, dir string }{{"the config's directory", cfg.Dir}}
+	dirs := []struct{ what, dir string }{{"the config's directory", configDir}}
 	for _, m := range ws.Modules {
 		dirs = append(dirs, struct{ what, dir string }{"module " + m.Path, m.Dir})
 	}
@@ -101,7 +92,7 @@ func inside(dir, path string) bool {
 func sweep(ctx context.Context, opts *Options) error {
 	dirs, err := owner.Sweep(tempDir(*opts), workPrefix, opts.Self)
 	for _, d := range dirs {
-		opts.event("cleanup", "removed %s, left by a pbuild that was killed", d)
+		opts.event(StepCleanup, "removed %s, left by a pbuild that was killed", d)
 	}
 	if err != nil {
 		return fmt.Errorf("clean up after killed builds: %w", err)
@@ -111,10 +102,34 @@ func sweep(ctx context.Context, opts *Options) error {
 	}
 	gone, err := container.Sweep(ctx, opts.Engine, opts.Self)
 	for _, c := range gone {
-		opts.event("cleanup", "removed %s container %.12s, left by pbuild process %d that was killed", c.Labels[container.Label+".step"], c.ID, c.Owner.PID)
+		opts.event(StepCleanup, "removed %s container %.12s, left by pbuild process %d that was killed", c.Labels[container.Label+".step"], c.ID, c.Owner.PID)
 	}
 	if err != nil {
 		return fmt.Errorf("clean up after killed builds: %w", err)
 	}
+	return nil
+}
+
+// openOutput locks the output directory for this build, waiting while
+// another pbuild builds into it, and checks that it may be replaced.
+func openOutput(ctx context.Context, p *plan.Plan, opts *Options) (*outdir.Dir, error) {
+	return outdir.Open(ctx, p.Output, outdir.Options{Self: opts.Self, Clean: opts.OutputClean, OnWait: func(holder string) {
+		opts.event(StepInstall, "waiting for %s, which builds into %s", holder, p.Output)
+	}})
+}
+
+// install is the install step: the manifest and the inputs record written
+// into tmp, which is then swapped into the output's place.
+func install(ctx context.Context, out *outdir.Dir, tmp string, m *manifests.Manifest, inputs string, raised []resolve.Raised, notes []string, opts *Options) error {
+	if err := writeManifest(filepath.Join(tmp, manifests.FileName), m); err != nil {
+		return err
+	}
+	if err := writeInputs(ctx, tmp, inputs, raised, notes); err != nil {
+		return err
+	}
+	if err := out.Install(tmp); err != nil {
+		return err
+	}
+	opts.event(StepInstall, "%s", out.Path())
 	return nil
 }

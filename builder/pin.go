@@ -2,11 +2,13 @@ package builder
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/plan"
 )
 
 // Pin fixes a build to a manifest: `pbuild rebuild` reproduces exactly
@@ -38,37 +40,38 @@ func (p *Pin) hostArtifact() (manifests.Artifact, bool) {
 // Check applies the config's rules to the settings the pin would impose:
 // the manifest is input, and gets the checks a config gets.
 func (p *Pin) Check() error {
-	_, err := pinConfig(&config.Config{}, p, func(string, string, ...any) {})
-	return err
+	s := p.settings()
+	if s.Base == "" {
+		s.Base = config.DefaultBase
+	}
+	return (&plan.Plan{}).Pin(p.Source, s)
 }
 
-// pinConfig is cfg with the toolchain and build settings of the pin. The
-// manifest is input: its settings get the config's checks first.
-func pinConfig(cfg *config.Config, p *Pin, event func(step, format string, args ...any)) (*config.Config, error) {
-	if p == nil {
-		return cfg, nil
-	}
-	c := *cfg
+// settings are the pinned manifest's build settings.
+func (p *Pin) settings() plan.Settings {
 	m := p.Manifest
-	goVersion := strings.TrimPrefix(m.Toolchain.Go, "go")
-	if c.Toolchain.Go != goVersion {
-		event("pin", "toolchain go%s as recorded (the config says %s)", goVersion, c.Toolchain.Go)
-	}
-	c.Toolchain.Go, c.Toolchain.Sum = goVersion, m.Toolchain.ModuleSum
-	if m.Toolchain.BaseImage != "" {
-		c.Toolchain.Base = m.Toolchain.BaseImage
-	}
 	env := map[string]string{}
 	for k, v := range m.Build.Env {
-		if k != "CGO_ENABLED" {
+		if k != "CGO_ENABLED" { // pbuild's, not the config's
 			env[k] = v
 		}
 	}
-	c.Build = config.Build{Tags: append([]string(nil), m.Build.Tags...), Ldflags: m.Build.Ldflags, Env: env}
-	if err := config.CheckSettings(p.Source, c.Toolchain, c.Build); err != nil {
-		return nil, err
+	return plan.Settings{
+		Go: strings.TrimPrefix(m.Toolchain.Go, "go"), Base: m.Toolchain.BaseImage, Sum: m.Toolchain.ModuleSum,
+		Tags: slices.Clone(m.Build.Tags), Ldflags: m.Build.Ldflags, Env: env,
 	}
-	return &c, nil
+}
+
+// apply gives the plan the pin's toolchain and build settings.
+func (p *Pin) apply(pl *plan.Plan, event func(step Step, format string, args ...any)) error {
+	s := p.settings()
+	if s.Base == "" {
+		s.Base = pl.Settings.Base
+	}
+	if pl.Settings.Go != s.Go {
+		event(StepPlan, "toolchain go%s as recorded (the config says %s)", s.Go, pl.Settings.Go)
+	}
+	return pl.Pin(p.Source, s)
 }
 
 // PinError is a build that cannot keep to its pin.

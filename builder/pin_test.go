@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/plan"
 	"github.com/pbuild/pbuild/resolve"
 )
 
@@ -17,7 +18,7 @@ func pinned() *manifests.Manifest {
 	return &manifests.Manifest{
 		ABIKey:    "sha256:" + strings.Repeat("a", 64),
 		Toolchain: manifests.Toolchain{Go: "go1.24.4", ModuleSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", BaseImage: "pbuild/base:bookworm", CC: "cc 12"},
-		Build:     manifests.Build{Flags: Flags(), Tags: []string{"x"}, Ldflags: "-s", Env: map[string]string{"CGO_ENABLED": "1", "GOAMD64": "v3"}},
+		Build:     manifests.Build{Flags: plan.Flags(), Tags: []string{"x"}, Ldflags: "-s", Env: map[string]string{"CGO_ENABLED": "1", "GOAMD64": "v3"}},
 		Modules: []manifests.Module{
 			{Path: "example.com/api", Local: true, Dir: "api", Sum: "h1:api"},
 			{Path: "golang.org/x/text", Version: "v0.21.0", Sum: "h1:t21"},
@@ -26,24 +27,19 @@ func pinned() *manifests.Manifest {
 	}
 }
 
-func TestPinConfig(t *testing.T) {
-	cfg := &config.Config{Toolchain: config.Toolchain{Go: "1.24.3", Base: "other"}, Build: config.Build{Tags: []string{"y"}}}
-	var events []string
-	got, err := pinConfig(cfg, &Pin{Manifest: pinned()}, func(step, format string, args ...any) { events = append(events, step) })
+func TestPinApply(t *testing.T) {
+	p := &plan.Plan{Settings: plan.Settings{Go: "1.24.3", Base: "other", Tags: []string{"y"}}}
+	var events []Step
+	err := (&Pin{Manifest: pinned()}).apply(p, func(step Step, format string, args ...any) { events = append(events, step) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Toolchain != (config.Toolchain{Go: "1.24.4", Base: "pbuild/base:bookworm", Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}) {
-		t.Errorf("toolchain %+v", got.Toolchain)
+	want := plan.Settings{Go: "1.24.4", Base: "pbuild/base:bookworm", Sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", Tags: []string{"x"}, Ldflags: "-s", Env: map[string]string{"GOAMD64": "v3"}}
+	if !reflect.DeepEqual(p.Settings, want) {
+		t.Errorf("settings %+v\nwant     %+v", p.Settings, want)
 	}
-	if !reflect.DeepEqual(got.Build, config.Build{Tags: []string{"x"}, Ldflags: "-s", Env: map[string]string{"GOAMD64": "v3"}}) {
-		t.Errorf("build %+v", got.Build)
-	}
-	if cfg.Toolchain.Go != "1.24.3" || len(events) != 1 {
-		t.Errorf("the caller's config changed (%+v) or no event (%v)", cfg.Toolchain, events)
-	}
-	if c, err := pinConfig(cfg, nil, nil); c != cfg || err != nil {
-		t.Error("no pin must leave the config alone")
+	if len(events) != 1 {
+		t.Errorf("events %v, want one about the toolchain", events)
 	}
 }
 
@@ -67,7 +63,7 @@ func TestPinConfigRefusesWhatAConfigMayNotSay(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m := pinned()
 			c.edit(m)
-			_, err := pinConfig(&config.Config{}, &Pin{Manifest: m, Source: "pbuild.manifest.json"}, func(string, string, ...any) {})
+			err := (&Pin{Manifest: m, Source: "pbuild.manifest.json"}).Check()
 			var ce *config.Error
 			if !errors.As(err, &ce) || ce.Field != c.field || ce.File != "pbuild.manifest.json" {
 				t.Fatalf("got %v, want a config.Error for %s", err, c.field)
@@ -153,8 +149,8 @@ func TestSharedModules(t *testing.T) {
 	ws := &resolve.Workspace{
 		Modules: []*resolve.Module{api, base, loader, host, hello},
 		Packages: []resolve.Package{
-			{Target: resolve.Target{Name: "host", Kind: resolve.KindHost}, Module: host},
-			{Target: resolve.Target{Name: "hello", Kind: resolve.KindPlugin}, Module: hello},
+			{Target: plan.Target{Name: "host", Kind: plan.Host}, Module: host},
+			{Target: plan.Target{Name: "hello", Kind: plan.Plugin}, Module: hello},
 		},
 	}
 	got := sharedModules(ws)

@@ -12,12 +12,11 @@ import (
 	"sort"
 
 	"golang.org/x/mod/sumdb/dirhash"
-	"gopkg.in/yaml.v3"
 
-	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/digest"
 	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/plan"
 	"github.com/pbuild/pbuild/resolve"
 	"github.com/pbuild/pbuild/toolchain"
 )
@@ -28,7 +27,7 @@ const InputsFile = ".pbuild-inputs"
 
 // inputsFormat names the recipe of the inputs digest; a change to what a
 // build does with the same inputs must change it.
-const inputsFormat = "pbuild inputs v1"
+const inputsFormat = "pbuild inputs v2"
 
 // recordedInputs is the content of InputsFile.
 type recordedInputs struct {
@@ -46,14 +45,24 @@ type recordedInputs struct {
 // and the pin. The resolve step and the compiles are functions of these (the
 // module versions are fixed by the go.mod and go.sum files, whose content
 // the checksum database makes immutable).
-func inputsDigest(cfg *config.Config, tc *toolchain.Toolchain, stage string, opts *Options) (string, error) {
+func inputsDigest(p *plan.Plan, tc *toolchain.Toolchain, stage string, opts *Options) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\ntool %s\n", inputsFormat, opts.ToolID)
-	y, err := yaml.Marshal(cfg)
+	// The plan as pinned, but where the checkout lies.
+	type target struct{ Name, Kind, Version, File string }
+	planned := struct {
+		Settings plan.Settings
+		Platform plan.Platform
+		Targets  []target
+	}{Settings: p.Settings, Platform: p.Platform}
+	for _, t := range p.Targets {
+		planned.Targets = append(planned.Targets, target{t.Name, string(t.Kind), t.Version, t.File()})
+	}
+	j, err := json.Marshal(planned)
 	if err != nil {
 		return "", fmt.Errorf("inputs digest: %w", err)
 	}
-	fmt.Fprintf(h, "config %d\n%s\n", len(y), y)
+	fmt.Fprintf(h, "plan %d\n%s\n", len(j), j)
 	fmt.Fprintf(h, "toolchain %s %s %s/%s %s %q\n", tc.Image, tc.ImageID, tc.GOOS, tc.GOARCH, tc.GOAMD64, tc.CC)
 	src, err := dirhash.HashDir(stage, "src", dirhash.Hash1)
 	if err != nil {
@@ -145,7 +154,7 @@ func previousArtifacts(ctx context.Context, outDir string, ws *resolve.Workspace
 	}
 	wanted := map[string]bool{}
 	for _, p := range ws.Packages {
-		wanted[artifactFile(p)] = true
+		wanted[p.File()] = true
 	}
 	files := map[string]manifests.Artifact{}
 	for _, a := range m.Artifacts {

@@ -78,10 +78,10 @@ func TestBuildUpToDate(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(s.root, "dist", InputsFile)); err != nil {
 				t.Fatalf("no inputs record: %v", err)
 			}
-			if seeded := s.eng.Copied(s.eng.Created()[2].ID)["/out/greeter"]; seeded != "" {
+			if _, seeded := s.be.compiles[0].Previous["greeter"]; seeded {
 				t.Error("the first build was given a host to keep")
 			}
-			containers := len(s.eng.Created())
+			containers, compiles := len(s.eng.Created()), len(s.be.compiles)
 
 			tt.change(t, s)
 			second, err := Build(context.Background(), s.cfg, s.opts)
@@ -95,27 +95,21 @@ func TestBuildUpToDate(t *testing.T) {
 			if tt.upToDate {
 				// Not even the toolchain probe runs again: it is kept by
 				// image ID.
-				if len(created) != 0 {
-					t.Errorf("an up-to-date build ran %d containers", len(created))
+				if len(created) != 0 || len(s.be.compiles) != compiles || len(s.be.resolves) != 1 {
+					t.Errorf("an up-to-date build ran %d containers, %d compiles", len(created), len(s.be.compiles)-compiles)
 				}
 				if second.Manifest.ABIKey != first.Manifest.ABIKey || !slices.EqualFunc(second.Manifest.Artifacts, first.Manifest.Artifacts, func(a, b manifests.Artifact) bool { return a.SHA256 == b.SHA256 }) {
 					t.Error("the up-to-date result differs from the build's")
 				}
-				if !slices.ContainsFunc(s.events, func(e Event) bool { return e.Step == "output" && strings.Contains(e.Message, "up to date") }) {
+				if !slices.ContainsFunc(s.events, func(e Event) bool { return e.Step == StepUpToDate && strings.Contains(e.Message, "up to date") }) {
 					t.Errorf("no up-to-date event in %v", s.events)
 				}
 				return
 			}
-			var build string
-			for _, c := range created {
-				if c.Spec.Step == "build" {
-					build = c.ID
-				}
+			if len(s.be.compiles) != compiles+1 {
+				t.Fatalf("%d compiles, want one more", len(s.be.compiles)-compiles)
 			}
-			if build == "" {
-				t.Fatalf("no build container among %d", len(created))
-			}
-			_, seeded := s.eng.Copied(build)["/out/greeter"]
+			_, seeded := s.be.compiles[compiles].Previous["greeter"]
 			if seeded != tt.seeded {
 				t.Errorf("build container given the last host: %v, want %v", seeded, tt.seeded)
 			}
@@ -138,7 +132,7 @@ func TestPreviousArtifactsOnlyThisBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	dist := filepath.Join(s.root, "dist")
-	ws, err := plan(s.cfg)
+	_, ws, err := planBuild(s.cfg, &s.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,15 +170,15 @@ func TestBuildKeepsUpToDateArtifacts(t *testing.T) {
 	}
 	// The next link would give other bytes, so the output tells whether
 	// the kept file came from the last build's directory.
-	s.eng.outFile = func(string) []byte { return append(slices.Clone(bin), "relinked"...) }
-	s.eng.keep = map[string]bool{"/out/greeter": true}
+	s.be.outFile = func(string) []byte { return append(slices.Clone(bin), "relinked"...) }
+	s.be.keep = map[string]bool{"greeter": true}
 	appendFile(t, filepath.Join(s.root, "host", "main.go"), "\n// edited\n")
 	s.events = nil
 	second, err := Build(context.Background(), s.cfg, s.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(s.events, Event{"build", "kept 1 of 1 artifacts as up to date: greeter"}) {
+	if !slices.Contains(s.events, Event{StepCompile, "kept 1 of 1 artifacts as up to date: greeter"}) {
 		t.Errorf("no kept event in %v", s.events)
 	}
 	got, err := os.ReadFile(filepath.Join(s.root, "dist", "greeter"))
@@ -194,31 +188,29 @@ func TestBuildKeepsUpToDateArtifacts(t *testing.T) {
 	if second.Manifest.Artifacts[0].SHA256 != first.Manifest.Artifacts[0].SHA256 {
 		t.Error("the kept artifact's manifest entry changed")
 	}
-	build := s.eng.Created()[len(s.eng.Created())-1]
-	if !s.eng.removed[build.ID+" /out/greeter"] {
-		t.Error("the kept file was copied out of the build container")
+	last := s.be.compiles[len(s.be.compiles)-1]
+	if _, ok := last.Previous["greeter"]; !ok || last.PreviousDir != filepath.Join(s.root, "dist") {
+		t.Errorf("the last build's artifacts were not given: %v from %s", last.Previous, last.PreviousDir)
 	}
 
-	// Not kept, the container's file comes out: the same inode with other
-	// bytes (the go command never does that), and a new link.
-	for _, c := range []struct {
-		name         string
-		keep, tamper map[string]bool
-	}{
-		{"tampered", map[string]bool{"/out/greeter": true}, map[string]bool{"/out/greeter": true}},
-		{"linked", nil, nil},
-	} {
-		s.eng.keep, s.eng.tamper = c.keep, c.tamper
-		appendFile(t, filepath.Join(s.root, "host", "main.go"), "\n// edited: "+c.name+"\n")
-		s.events = nil
-		if _, err := Build(context.Background(), s.cfg, s.opts); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(s.events, Event{"build", "kept 0 of 1 artifacts as up to date: "}) {
-			t.Errorf("%s: no kept event in %v", c.name, s.events)
-		}
-		if got, _ := os.ReadFile(filepath.Join(s.root, "dist", "greeter")); !strings.HasSuffix(string(got), "relinked") {
-			t.Errorf("%s: dist/greeter is not the container's file", c.name)
-		}
+	// Not kept, the new file goes in; with --force nothing is given.
+	s.be.keep = nil
+	appendFile(t, filepath.Join(s.root, "host", "main.go"), "\n// edited again\n")
+	s.events = nil
+	if _, err := Build(context.Background(), s.cfg, s.opts); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.events, Event{StepCompile, "kept 0 of 1 artifacts as up to date: "}) {
+		t.Errorf("no kept event in %v", s.events)
+	}
+	if got, _ := os.ReadFile(filepath.Join(s.root, "dist", "greeter")); !strings.HasSuffix(string(got), "relinked") {
+		t.Error("dist/greeter is not the new file")
+	}
+	s.opts.Force = true
+	if _, err := Build(context.Background(), s.cfg, s.opts); err != nil {
+		t.Fatal(err)
+	}
+	if last := s.be.compiles[len(s.be.compiles)-1]; last.Previous != nil || !last.Force {
+		t.Errorf("--force gave the last build's artifacts: %v", last.Previous)
 	}
 }

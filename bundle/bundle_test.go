@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/sign"
 )
@@ -463,24 +464,24 @@ func otherHexDigit(c byte) byte {
 func rewriteArchive(t *testing.T, res *Result, change func(name string, data []byte) []byte, extra ...string) {
 	t.Helper()
 	dir := t.TempDir()
-	contents, err := Extract(context.Background(), bytes.NewReader(mustRead(t, res.Archive)), dir, ExtractOptions{})
+	contents, err := extract(context.Background(), bytes.NewReader(mustRead(t, res.Archive)), dir, archive.ExtractOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var members []member
+	var files []archive.Entry
 	for _, f := range contents.Files {
 		name := strings.TrimPrefix(f.Name, res.Base+"/")
 		data := mustRead(t, filepath.Join(dir, filepath.FromSlash(f.Name)))
 		if change != nil {
 			data = change(name, data)
 		}
-		members = append(members, member{Name: name, Data: data, Mode: 0o644})
+		files = append(files, archive.Bytes(name, data, false, time.Time{}))
 	}
 	for _, name := range extra {
-		members = append(members, member{Name: name, Data: []byte("extra"), Mode: 0o755})
+		files = append(files, archive.Bytes(name, []byte("extra"), true, time.Time{}))
 	}
 	var buf bytes.Buffer
-	if err := writeArchive(context.Background(), &buf, res.Base, members, time.Unix(0, 0)); err != nil {
+	if err := writeArchive(context.Background(), &buf, res.Base, files, time.Unix(0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(res.Archive, buf.Bytes(), 0o644); err != nil {

@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/sign"
@@ -106,12 +109,9 @@ func Create(ctx context.Context, dist string, opts Options) (*Result, error) {
 	opts.Time = time.Unix(opts.Time.Unix(), 0).UTC()
 	base := Base(opts.Name, opts.Version, m.Toolchain.GOOS, m.Toolchain.GOARCH)
 
-	members := []member{{Name: manifests.FileName, Data: manifestData, Mode: 0o644}}
+	files := []archive.Entry{archive.Bytes(manifests.FileName, manifestData, false, time.Time{})}
 	for _, a := range m.Artifacts {
-		members = append(members, member{
-			Name: a.File, Dir: dist,
-			Mode: 0o755, Size: a.Size, SHA256: a.SHA256,
-		})
+		files = append(files, distFile(ctx, dist, a))
 	}
 
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
@@ -124,7 +124,7 @@ func Create(ctx context.Context, dist string, opts Options) (*Result, error) {
 	var archiveSum string
 	if err := out.add(base+ArchiveSuffix, func(w io.Writer) error {
 		h := sha256.New()
-		if err := writeArchive(ctx, io.MultiWriter(w, h), base, members, opts.Time); err != nil {
+		if err := writeArchive(ctx, io.MultiWriter(w, h), base, files, opts.Time); err != nil {
 			return err
 		}
 		archiveSum = hex.EncodeToString(h.Sum(nil))
@@ -289,4 +289,71 @@ func (o *outputs) cleanup() {
 			os.Remove(tmp)
 		}
 	}
+}
+
+// MismatchError is a dist file that is not what its manifest says.
+type MismatchError struct {
+	File       string
+	Have, Want string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("bundle: %s differs from the manifest: %s, manifest says %s", e.File, e.Have, e.Want)
+}
+
+// Hint tells the user what to do.
+func (e *MismatchError) Hint() string {
+	return "the dist was changed after it was built: run `pbuild build` again, then bundle"
+}
+
+// writeArchive writes files as a bundle's archive (package archive):
+// gzip-compressed, below the directory top, every entry at mtime.
+func writeArchive(ctx context.Context, w io.Writer, top string, files []archive.Entry, mtime time.Time) error {
+	mtime = time.Unix(mtime.Unix(), 0)
+	entries := []archive.Entry{{Name: ".", Dir: true}}
+	for _, e := range files {
+		e.ModTime = mtime
+		entries = append(entries, e)
+	}
+	return archive.Write(ctx, w, entries, archive.WriteOptions{Prefix: top, DirTime: mtime, Gzip: true})
+}
+
+// distFile is an artifact's entry, executable. The file is read only as
+// a regular file inside the dist, of the manifest's size, and closing it
+// after it was read checks its sha256.
+func distFile(ctx context.Context, dist string, a manifests.Artifact) archive.Entry {
+	return archive.Entry{Name: a.File, Exec: true, Size: a.Size, Open: func() (io.ReadCloser, error) {
+		f, err := safefile.Open(ctx, dist, a.File, safefile.NoLimit)
+		var fe *safefile.Error
+		if errors.As(err, &fe) {
+			return nil, &MismatchError{File: a.File, Have: strings.TrimPrefix(fe.Detail, "is "), Want: "a regular file in the dist"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if f.Size() != a.Size {
+			f.Close()
+			return nil, &MismatchError{File: a.File, Have: fmt.Sprintf("%d bytes", f.Size()), Want: fmt.Sprintf("%d bytes", a.Size)}
+		}
+		h := sha256.New()
+		return &checkedFile{Reader: io.TeeReader(f, h), f: f, a: a, h: h}, nil
+	}}
+}
+
+// checkedFile is a dist file read through a hash.
+type checkedFile struct {
+	io.Reader
+	f *safefile.File
+	a manifests.Artifact
+	h hash.Hash
+}
+
+// Close checks the sha256 of what was read; a short read has failed
+// already.
+func (c *checkedFile) Close() error {
+	c.f.Close()
+	if sum := hex.EncodeToString(c.h.Sum(nil)); sum != c.a.SHA256 {
+		return &MismatchError{File: c.a.File, Have: "sha256 " + sum, Want: "sha256 " + c.a.SHA256}
+	}
+	return nil
 }

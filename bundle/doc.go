@@ -17,7 +17,7 @@
 //
 // Verify checks a bundle the other way round, naming the step and the file
 // that failed: the checksums, the attestation's signature and subjects, a
-// safe extraction (Extract), the manifest against the extracted files, the
+// safe extraction, the manifest against the extracted files, the
 // SBOM against the bundle, and finally a compatibility check supplied by the
 // caller. Every file Verify reads (checksums.txt, the files it lists, the
 // SBOM, the attestation, the archive) is read from the archive's directory
@@ -25,8 +25,8 @@
 // within a limit, so a named pipe, a device or a symbolic link leading out
 // fails the step with the file named instead of hanging or reading
 // elsewhere; and Verify stops when its context is cancelled. Create reads
-// the dist's manifest and artifacts the same way. Extract is also usable on
-// its own: it refuses absolute paths, "..", links, devices, duplicate
+// the dist's manifest and artifacts the same way. The extraction (package
+// archive) refuses absolute paths, "..", links, devices, duplicate
 // entries, oversized or truncated archives, and never writes outside its
 // target directory.
 //

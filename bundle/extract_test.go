@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pbuild/pbuild/internal/archive"
 )
 
 // entry is a crafted tar entry; data defaults to size bytes of 'x'.
@@ -71,7 +73,7 @@ func gz(t testing.TB, data []byte) []byte {
 func TestExtract(t *testing.T) {
 	res, _ := newBundle(t)
 	dst := t.TempDir()
-	contents, err := Extract(context.Background(), bytes.NewReader(mustRead(t, res.Archive)), dst, ExtractOptions{Top: res.Base})
+	contents, err := extract(context.Background(), bytes.NewReader(mustRead(t, res.Archive)), dst, archive.ExtractOptions{Top: res.Base})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestExtract(t *testing.T) {
 	}
 }
 
-// TestExtractRefuses feeds crafted archives to Extract and checks each is
+// TestExtractRefuses feeds crafted archives to extract and checks each is
 // refused with the right error, writing nothing outside the target.
 func TestExtractRefuses(t *testing.T) {
 	outside := filepath.Join(t.TempDir(), "outside-target") // an absolute path a hostile entry names
@@ -111,40 +113,40 @@ func TestExtractRefuses(t *testing.T) {
 		want    error
 		msg     string
 	}{
-		{"traversal", tarball(t, []entry{file("../x", "evil")}), ErrUnsafeEntry, `".." in the path`},
-		{"traversal inside", tarball(t, []entry{dir("top/"), file("top/../../x", "evil")}), ErrUnsafeEntry, `".." in the path`},
-		{"absolute", tarball(t, []entry{file(outside, "evil")}), ErrUnsafeEntry, "absolute path"},
-		{"absolute /etc", tarball(t, []entry{file("/etc/x", "evil")}), ErrUnsafeEntry, "absolute path"},
-		{"dot", tarball(t, []entry{file("./x", "evil")}), ErrUnsafeEntry, "not a clean relative path"},
-		{"backslash", tarball(t, []entry{file(`..\x`, "evil")}), ErrUnsafeEntry, "backslash"},
-		{"symlink to /", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "top/root", Linkname: "/"}}}), ErrUnsafeEntry, `is a link to "/"`},
+		{"traversal", tarball(t, []entry{file("../x", "evil")}), archive.ErrUnsafeEntry, `".." in the path`},
+		{"traversal inside", tarball(t, []entry{dir("top/"), file("top/../../x", "evil")}), archive.ErrUnsafeEntry, `".." in the path`},
+		{"absolute", tarball(t, []entry{file(outside, "evil")}), archive.ErrUnsafeEntry, "absolute path"},
+		{"absolute /etc", tarball(t, []entry{file("/etc/x", "evil")}), archive.ErrUnsafeEntry, "absolute path"},
+		{"dot", tarball(t, []entry{file("./x", "evil")}), archive.ErrUnsafeEntry, "not a clean relative path"},
+		{"backslash", tarball(t, []entry{file(`..\x`, "evil")}), archive.ErrUnsafeEntry, "backslash"},
+		{"symlink to /", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "top/root", Linkname: "/"}}}), archive.ErrUnsafeEntry, `is a link to "/"`},
 		{"symlink then file through it", tarball(t, []entry{
 			{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "top/out", Linkname: filepath.Dir(outside)}},
 			file("top/out/outside-target", "evil"),
-		}), ErrUnsafeEntry, "is a link"},
-		{"hardlink", tarball(t, []entry{file("top/a", "x"), {hdr: tar.Header{Typeflag: tar.TypeLink, Name: "top/b", Linkname: "top/a"}}}), ErrUnsafeEntry, "is a link"},
-		{"hardlink outside", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeLink, Name: "top/passwd", Linkname: "/etc/passwd"}}}), ErrUnsafeEntry, "is a link"},
-		{"char device", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "top/null", Devmajor: 1, Devminor: 3}}}), ErrUnsafeEntry, "is a device"},
-		{"block device", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeBlock, Name: "top/sda", Devmajor: 8}}}), ErrUnsafeEntry, "is a device"},
-		{"fifo", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "top/fifo"}}}), ErrUnsafeEntry, "is a fifo"},
-		{"huge header size", tarball(t, []entry{huge}), ErrTooLarge, "over the limit"},
-		{"duplicate file", tarball(t, []entry{file("top/a", "one"), file("top/a", "two")}), ErrUnsafeEntry, "appears twice"},
-		{"duplicate dir", tarball(t, []entry{dir("top/"), dir("top")}), ErrUnsafeEntry, "appears twice"},
-		{"file then dir", tarball(t, []entry{file("top/a", "x"), dir("top/a/")}), ErrUnsafeEntry, "appears twice"},
-		{"file in the way", tarball(t, []entry{file("top/a", "x"), file("top/a/b", "y")}), ErrUnsafeEntry, "a file is in the way"},
-		{"outside top", tarball(t, []entry{dir("top/"), file("other/x", "y")}), ErrUnsafeEntry, "outside the top directory"},
-		{"truncated gzip", good[:len(good)/2], ErrCorrupt, ""},
-		{"truncated gzip trailer", good[:len(good)-4], ErrCorrupt, ""},
-		{"truncated tar", gz(t, tarball(t, []entry{file("top/a", strings.Repeat("x", 2000))}, "raw")[:1024]), ErrCorrupt, "unexpected EOF"},
-		{"no end marker", tarball(t, []entry{file("top/a", "x")}, "no-end"), ErrCorrupt, "no end-of-archive marker"},
-		{"bad crc", func() []byte { b := bytes.Clone(good); b[len(b)-8] ^= 1; return b }(), ErrCorrupt, "checksum"},
-		{"data after the archive", gz(t, append(tarball(t, []entry{file("top/a", "x")}, "raw"), "junk"...)), ErrCorrupt, "data after the end of the archive"},
-		{"data after gzip", append(bytes.Clone(good), 0), ErrCorrupt, "data after the gzip stream"},
-		{"second gzip member", append(bytes.Clone(good), good...), ErrCorrupt, "data after the gzip stream"},
-		{"not gzip", tarball(t, []entry{file("top/a", "x")}, "raw"), ErrCorrupt, "gzip"},
-		{"empty", nil, ErrCorrupt, "gzip"},
-		{"dir with data", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "top/", Size: 3}, data: "abc"}}), ErrCorrupt, "has a size"},
-		{"global header", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeXGlobalHeader, PAXRecords: map[string]string{"comment": "x"}}}}), ErrUnsafeEntry, "only files and directories"},
+		}), archive.ErrUnsafeEntry, "is a link"},
+		{"hardlink", tarball(t, []entry{file("top/a", "x"), {hdr: tar.Header{Typeflag: tar.TypeLink, Name: "top/b", Linkname: "top/a"}}}), archive.ErrUnsafeEntry, "is a link"},
+		{"hardlink outside", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeLink, Name: "top/passwd", Linkname: "/etc/passwd"}}}), archive.ErrUnsafeEntry, "is a link"},
+		{"char device", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "top/null", Devmajor: 1, Devminor: 3}}}), archive.ErrUnsafeEntry, "is a device"},
+		{"block device", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeBlock, Name: "top/sda", Devmajor: 8}}}), archive.ErrUnsafeEntry, "is a device"},
+		{"fifo", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "top/fifo"}}}), archive.ErrUnsafeEntry, "is a fifo"},
+		{"huge header size", tarball(t, []entry{huge}), archive.ErrTooLarge, "over the limit"},
+		{"duplicate file", tarball(t, []entry{file("top/a", "one"), file("top/a", "two")}), archive.ErrUnsafeEntry, "appears twice"},
+		{"duplicate dir", tarball(t, []entry{dir("top/"), dir("top")}), archive.ErrUnsafeEntry, "appears twice"},
+		{"file then dir", tarball(t, []entry{file("top/a", "x"), dir("top/a/")}), archive.ErrUnsafeEntry, "appears twice"},
+		{"file in the way", tarball(t, []entry{file("top/a", "x"), file("top/a/b", "y")}), archive.ErrUnsafeEntry, "a file is in the way"},
+		{"outside top", tarball(t, []entry{dir("top/"), file("other/x", "y")}), archive.ErrUnsafeEntry, "outside the top directory"},
+		{"truncated gzip", good[:len(good)/2], archive.ErrCorrupt, ""},
+		{"truncated gzip trailer", good[:len(good)-4], archive.ErrCorrupt, ""},
+		{"truncated tar", gz(t, tarball(t, []entry{file("top/a", strings.Repeat("x", 2000))}, "raw")[:1024]), archive.ErrCorrupt, "unexpected EOF"},
+		{"no end marker", tarball(t, []entry{file("top/a", "x")}, "no-end"), archive.ErrCorrupt, "no end-of-archive marker"},
+		{"bad crc", func() []byte { b := bytes.Clone(good); b[len(b)-8] ^= 1; return b }(), archive.ErrCorrupt, "checksum"},
+		{"data after the archive", gz(t, append(tarball(t, []entry{file("top/a", "x")}, "raw"), "junk"...)), archive.ErrCorrupt, "data after the end of the archive"},
+		{"data after gzip", append(bytes.Clone(good), 0), archive.ErrCorrupt, "data after the gzip stream"},
+		{"second gzip member", append(bytes.Clone(good), good...), archive.ErrCorrupt, "data after the gzip stream"},
+		{"not gzip", tarball(t, []entry{file("top/a", "x")}, "raw"), archive.ErrCorrupt, "gzip"},
+		{"empty", nil, archive.ErrCorrupt, "gzip"},
+		{"dir with data", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "top/", Size: 3}, data: "abc"}}), archive.ErrCorrupt, "has a size"},
+		{"global header", tarball(t, []entry{{hdr: tar.Header{Typeflag: tar.TypeXGlobalHeader, PAXRecords: map[string]string{"comment": "x"}}}}), archive.ErrUnsafeEntry, "only files and directories"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,9 +155,9 @@ func TestExtractRefuses(t *testing.T) {
 			if err := os.Mkdir(dst, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Extract(context.Background(), bytes.NewReader(tt.archive), dst, ExtractOptions{Top: "top", MaxFileSize: 1 << 20})
+			_, err := extract(context.Background(), bytes.NewReader(tt.archive), dst, archive.ExtractOptions{Top: "top", MaxFileSize: 1 << 20})
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("Extract = %v, want %v containing %q", err, tt.want, tt.msg)
+				t.Errorf("extract = %v, want %v containing %q", err, tt.want, tt.msg)
 			}
 			if entries, _ := os.ReadDir(parent); len(entries) != 1 {
 				t.Errorf("the target's parent holds %d entries, want only dst", len(entries))
@@ -178,21 +180,21 @@ func TestExtractLimits(t *testing.T) {
 	for i := range 5 {
 		many = append(many, file("top/f"+string(rune('a'+i)), "12345"))
 	}
-	archive := tarball(t, many)
+	data := tarball(t, many)
 	for _, tt := range []struct {
-		opts ExtractOptions
+		opts archive.ExtractOptions
 		msg  string
 	}{
-		{ExtractOptions{MaxEntries: 5}, "more than 5 entries"},
-		{ExtractOptions{MaxFileSize: 4}, `"top/fa" is 5 bytes, over the limit of 4`},
-		{ExtractOptions{MaxTotalSize: 24}, "over the limit of 24 bytes in all"},
+		{archive.ExtractOptions{MaxEntries: 5}, "more than 5 entries"},
+		{archive.ExtractOptions{MaxFileSize: 4}, `"top/fa" is 5 bytes, over the limit of 4`},
+		{archive.ExtractOptions{MaxTotalSize: 24}, "over the limit of 24 bytes in all"},
 	} {
-		_, err := Extract(context.Background(), bytes.NewReader(archive), t.TempDir(), tt.opts)
-		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), tt.msg) {
+		_, err := extract(context.Background(), bytes.NewReader(data), t.TempDir(), tt.opts)
+		if !errors.Is(err, archive.ErrTooLarge) || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%+v: %v, want %q", tt.opts, err, tt.msg)
 		}
 	}
-	if _, err := Extract(context.Background(), bytes.NewReader(archive), t.TempDir(), ExtractOptions{MaxEntries: 6, MaxFileSize: 5, MaxTotalSize: 25}); err != nil {
+	if _, err := extract(context.Background(), bytes.NewReader(data), t.TempDir(), archive.ExtractOptions{MaxEntries: 6, MaxFileSize: 5, MaxTotalSize: 25}); err != nil {
 		t.Errorf("at the limits: %v", err)
 	}
 }
@@ -208,17 +210,17 @@ func TestExtractIntoLinks(t *testing.T) {
 	if err := os.Symlink(out, filepath.Join(dst, "top")); err != nil {
 		t.Skip(err)
 	}
-	_, err := Extract(context.Background(), bytes.NewReader(tarball(t, []entry{file("top/x", "evil")})), dst, ExtractOptions{})
+	_, err := extract(context.Background(), bytes.NewReader(tarball(t, []entry{file("top/x", "evil")})), dst, archive.ExtractOptions{})
 	if err == nil {
-		t.Errorf("Extract followed a link out of the target")
+		t.Errorf("extract followed a link out of the target")
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("written through the link: %v", entries)
 	}
 	os.WriteFile(filepath.Join(dst, "mine"), []byte("keep"), 0o644)
-	_, err = Extract(context.Background(), bytes.NewReader(tarball(t, []entry{file("mine", "evil")})), dst, ExtractOptions{})
-	if !errors.Is(err, ErrUnsafeEntry) || string(mustRead(t, filepath.Join(dst, "mine"))) != "keep" {
-		t.Errorf("Extract over an existing file: %v", err)
+	_, err = extract(context.Background(), bytes.NewReader(tarball(t, []entry{file("mine", "evil")})), dst, archive.ExtractOptions{})
+	if !errors.Is(err, archive.ErrUnsafeEntry) || string(mustRead(t, filepath.Join(dst, "mine"))) != "keep" {
+		t.Errorf("extract over an existing file: %v", err)
 	}
 }
 
@@ -226,7 +228,7 @@ func TestExtractCancelled(t *testing.T) {
 	res, _ := newBundle(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Extract(ctx, bytes.NewReader(mustRead(t, res.Archive)), t.TempDir(), ExtractOptions{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("Extract with a cancelled context = %v, want context.Canceled", err)
+	if _, err := extract(ctx, bytes.NewReader(mustRead(t, res.Archive)), t.TempDir(), archive.ExtractOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("extract with a cancelled context = %v, want context.Canceled", err)
 	}
 }

@@ -13,11 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pbuild/pbuild/internal/archive"
 )
 
 var writeSeeds = flag.Bool("seeds", false, "rewrite the seed corpus in testdata/fuzz/FuzzReadBundle")
 
-// FuzzReadBundle feeds arbitrary bytes to Extract: it must not panic,
+// FuzzReadBundle feeds arbitrary bytes to extract: it must not panic,
 // must fail with one of its errors or extract exactly what it reports,
 // only regular files and directories, and nothing outside the target.
 func FuzzReadBundle(f *testing.F) {
@@ -38,13 +40,13 @@ func FuzzReadBundle(f *testing.F) {
 		if err := os.Mkdir(dst, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		contents, err := Extract(context.Background(), bytes.NewReader(data), dst, ExtractOptions{MaxFileSize: 1 << 20, MaxTotalSize: 4 << 20, MaxEntries: 200})
+		contents, err := extract(context.Background(), bytes.NewReader(data), dst, archive.ExtractOptions{MaxFileSize: 1 << 20, MaxTotalSize: 4 << 20, MaxEntries: 200})
 		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
-			t.Fatalf("Extract wrote beside its target: %v", entries)
+			t.Fatalf("extract wrote beside its target: %v", entries)
 		}
 		if err != nil {
-			if !errors.Is(err, ErrUnsafeEntry) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("Extract failed with an error of no kind: %v", err)
+			if !errors.Is(err, archive.ErrUnsafeEntry) && !errors.Is(err, archive.ErrTooLarge) && !errors.Is(err, archive.ErrCorrupt) {
+				t.Fatalf("extract failed with an error of no kind: %v", err)
 			}
 			return
 		}
@@ -62,7 +64,7 @@ func FuzzReadBundle(f *testing.F) {
 			}
 			rel, _ := filepath.Rel(dst, p)
 			if sum, ok := files[filepath.ToSlash(rel)]; !ok || sha256Hex(mustRead(t, p)) != sum {
-				return fmt.Errorf("%s is not what Extract reported", rel)
+				return fmt.Errorf("%s is not what extract reported", rel)
 			}
 			n++
 			return nil
@@ -74,7 +76,7 @@ func FuzzReadBundle(f *testing.F) {
 }
 
 // seedBundles are the seed corpus of FuzzReadBundle, by file name: a good
-// bundle and crafted archives, with whether Extract accepts each.
+// bundle and crafted archives, with whether extract accepts each.
 func seedBundles(t *testing.T) map[string]struct {
 	data []byte
 	ok   bool
@@ -104,7 +106,7 @@ func seedBundles(t *testing.T) map[string]struct {
 }
 
 // TestFuzzSeeds checks the committed seed corpus: every seed is there,
-// and Extract accepts or refuses each as it should. With -seeds it writes
+// and extract accepts or refuses each as it should. With -seeds it writes
 // the corpus first.
 func TestFuzzSeeds(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzReadBundle")
@@ -126,9 +128,9 @@ func TestFuzzSeeds(t *testing.T) {
 		if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
 			data = gz(t, data) // as FuzzReadBundle does
 		}
-		_, err = Extract(context.Background(), bytes.NewReader(data), t.TempDir(), ExtractOptions{})
+		_, err = extract(context.Background(), bytes.NewReader(data), t.TempDir(), archive.ExtractOptions{})
 		if (err == nil) != seed.ok {
-			t.Errorf("seed %s: Extract = %v, want ok %v", name, err, seed.ok)
+			t.Errorf("seed %s: extract = %v, want ok %v", name, err, seed.ok)
 		}
 	}
 }

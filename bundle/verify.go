@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
+	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/sign"
@@ -52,10 +54,10 @@ type VerifyOptions struct {
 	// and the manifest, and returns a one-line verdict, or an error with a
 	// report in detail.
 	Check func(ctx context.Context, dir string, m *manifests.Manifest) (detail string, err error)
-	// Extract holds the archive's limits; Verify sets its Top. A file
-	// checksums.txt lists (the archive among them) may be at most twice
-	// MaxTotalSize.
-	Extract ExtractOptions
+	// Extract holds the archive's limits (zero: the defaults); Verify sets
+	// the rest. A file checksums.txt lists (the archive among them) may be
+	// at most twice MaxTotalSize.
+	Extract archive.ExtractOptions
 	// TempDir is where the archive is extracted, into a new directory that
 	// is removed afterwards; empty: os.TempDir().
 	TempDir string
@@ -122,6 +124,31 @@ func (e *VerifyError) Hint() string {
 	return ""
 }
 
+// Limits of a bundle's archive: the defaults of VerifyOptions.Extract, and
+// the length of an entry's whole name.
+const (
+	DefaultMaxFileSize  = 1 << 30 // 1 GiB
+	DefaultMaxTotalSize = 4 << 30 // 4 GiB
+	DefaultMaxEntries   = 10000
+	maxNameLen          = 1024
+)
+
+// extractLimits are the limits of opts with the defaults for those unset.
+func extractLimits(opts archive.ExtractOptions) archive.ExtractOptions {
+	opts.MaxFileSize = cmp.Or(max(opts.MaxFileSize, 0), DefaultMaxFileSize)
+	opts.MaxTotalSize = cmp.Or(max(opts.MaxTotalSize, 0), DefaultMaxTotalSize)
+	opts.MaxEntries = cmp.Or(max(opts.MaxEntries, 0), DefaultMaxEntries)
+	return opts
+}
+
+// extract extracts a bundle's archive into dst: gzip-compressed, new files
+// only, within opts' limits or the defaults, names of maxNameLen at most.
+func extract(ctx context.Context, r io.Reader, dst string, opts archive.ExtractOptions) (*archive.Contents, error) {
+	opts = extractLimits(opts)
+	opts.Gzip, opts.Strip, opts.Overwrite, opts.MaxNameLen = true, "", false, maxNameLen
+	return archive.Extract(ctx, r, dst, opts)
+}
+
 // Limits of the bundle's own JSON files.
 const (
 	maxSBOMSize        = 64 << 20
@@ -154,7 +181,7 @@ func Verify(ctx context.Context, archive string, opts VerifyOptions) (*Report, e
 		return nil, &InputError{Err: fmt.Errorf("verify: %w", err)}
 	}
 	f.Close()
-	opts.Extract.defaults()
+	opts.Extract = extractLimits(opts.Extract)
 	v := &verifier{
 		opts:    opts,
 		dir:     dir,
@@ -189,7 +216,7 @@ type verifier struct {
 	payload    []byte // the envelope's
 	stmt       *Statement
 	extracted  string // the temporary directory
-	contents   *Contents
+	contents   *archive.Contents
 	manifest   *manifests.Manifest
 }
 
@@ -386,7 +413,7 @@ func (v *verifier) extract(ctx context.Context) error {
 	h := sha256.New()
 	xo := v.opts.Extract
 	xo.Top = v.base
-	contents, err := Extract(ctx, io.TeeReader(f, h), tmp, xo)
+	contents, err := extract(ctx, io.TeeReader(f, h), tmp, xo)
 	if err != nil {
 		return v.fail(StepArchive, v.file(), err)
 	}
@@ -402,7 +429,7 @@ func (v *verifier) extract(ctx context.Context) error {
 // it lists, with their sha256 and sizes, and the attestation names the same.
 func (v *verifier) checkManifest(ctx context.Context) error {
 	mfile := v.inArchive(manifests.FileName)
-	files := map[string]File{}
+	files := map[string]archive.File{}
 	for _, f := range v.contents.Files {
 		files[f.Name] = f
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/safefile/safefiletest"
 )
 
@@ -104,7 +105,7 @@ func TestVerifyRefusesListedFiles(t *testing.T) {
 				}
 			},
 			sum:  zeros,
-			opts: VerifyOptions{Extract: ExtractOptions{MaxTotalSize: 1 << 20}},
+			opts: VerifyOptions{Extract: archive.ExtractOptions{MaxTotalSize: 1 << 20}},
 			// The limit of a listed file is twice the archive's.
 			contains: "over the limit",
 		},

@@ -56,15 +56,24 @@ func (e *InputError) Hint() string {
 
 // IncompatibleError is a verdict that the files cannot all load together.
 type IncompatibleError struct {
+	// Failed counts the plugins that are opened and fail, Total all of
+	// them; NeverReached those after DiedAt, the plugin that kills the
+	// host.
 	Failed, Total int
+	NeverReached  int
+	DiedAt        string
 	Tampered      int
 }
 
 func (e *IncompatibleError) Error() string {
-	if e.Tampered > 0 {
-		return fmt.Sprintf("check: %d artifacts differ from the manifest; %d of %d plugins cannot load", e.Tampered, e.Failed, e.Total)
+	never := ""
+	if e.NeverReached > 0 {
+		never = fmt.Sprintf(", %d never reached (the host dies at %s)", e.NeverReached, e.DiedAt)
 	}
-	return fmt.Sprintf("check: %d of %d plugins cannot load into the host", e.Failed, e.Total)
+	if e.Tampered > 0 {
+		return fmt.Sprintf("check: %d artifacts differ from the manifest; %d of %d plugins cannot load%s", e.Tampered, e.Failed, e.Total, never)
+	}
+	return fmt.Sprintf("check: %d of %d plugins cannot load into the host%s", e.Failed, e.Total, never)
 }
 
 // Hint tells the user what to do.
@@ -77,13 +86,16 @@ func (r *Result) Err() error {
 	if r.OK() {
 		return nil
 	}
-	failed := 0
+	e := &IncompatibleError{Total: len(r.Report.Loads), Tampered: len(r.Tampered), DiedAt: r.Report.DiedAt()}
 	for _, l := range r.Report.Loads {
-		if !l.OK {
-			failed++
+		switch {
+		case l.NeverReached != "":
+			e.NeverReached++
+		case !l.OK:
+			e.Failed++
 		}
 	}
-	return &IncompatibleError{Failed: failed, Total: len(r.Report.Loads), Tampered: len(r.Tampered)}
+	return e
 }
 
 // MaxFileSize bounds every file check reads, a host or a plugin.
@@ -92,7 +104,9 @@ const MaxFileSize = 4 << 30
 // Files checks plugins, loaded in the given order, against host. The paths
 // are the user's: links are followed, but every file must be a regular
 // file (a named pipe or a device is an *InputError at once, before any
-// file is parsed).
+// file is parsed). A plugin is identified by its real path, as
+// plugin.Open identifies it: the same file given again, by any path, is
+// the plugin already loaded.
 func Files(ctx context.Context, host string, plugins []string, opts Options) (*Result, error) {
 	paths := append([]string{host}, plugins...)
 	var files []*safefile.File
@@ -115,6 +129,9 @@ func Files(ctx context.Context, host string, plugins []string, opts Options) (*R
 		}
 		a, err := abi.Read(f, paths[i])
 		if err != nil {
+			return nil, &InputError{Err: err}
+		}
+		if err := abi.Identify(a, paths[i]); err != nil {
 			return nil, &InputError{Err: err}
 		}
 		parsed = append(parsed, a)

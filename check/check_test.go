@@ -31,29 +31,30 @@ func result(host *abi.File, plugins ...*abi.File) *Result {
 func TestRender(t *testing.T) {
 	host := file("dist/greeter", false, "go1.24.4", map[string]string{"runtime": "r1", "golang.org/x/text/cases": "t1"}, map[string]string{"golang.org/x/text": "v0.21.0"})
 	good := file("good.so", true, "go1.24.4", map[string]string{"runtime": "r1"}, nil)
-	skewed := file("skewed.so", true, "go1.23.5", map[string]string{"runtime": "r2", "golang.org/x/text/cases": "t2"}, map[string]string{"golang.org/x/text": "v0.20.0"})
-	r := result(host, good, skewed)
+	skewed := file("skewed.so", true, "go1.26.8", map[string]string{"runtime": "r2", "golang.org/x/text/cases": "t2"}, map[string]string{"golang.org/x/text": "v0.20.0"})
+	r := result(host, skewed, good)
 	var b bytes.Buffer
 	Render(&b, r)
 	want := `host    dist/greeter  (go1.24.4, linux/amd64 v1)
-ok      good.so
 FAIL    skewed.so
   plugin was built with a different version of 2 packages than the host
   (loading it can kill the host: fatal error: runtime: no plugin module data)
   toolchain:
-    have: go1.23.5 (plugin)
+    have: go1.26.8 (plugin)
     want: go1.24.4 (host)
   golang.org/x/text:
     have: v0.20.0 (plugin)
     want: v0.21.0 (host)
   packages: runtime, golang.org/x/text/cases
-  fix: rebuild the plugin with go1.24.4, the exact toolchain of the host (toolchain.go in pbuild.yaml)
-verdict: 1 of 2 plugins cannot load into the host
+  fix: rebuild the plugin with go1.24.4, the exact toolchain of the host (toolchain.go in pbuild.yaml); build the plugin with golang.org/x/text v0.21.0 (go get golang.org/x/text@v0.21.0)
+NEVER   good.so
+  never reached: the host dies at skewed.so
+verdict: 1 of 2 plugins cannot load into the host, 1 never reached (the host dies at skewed.so)
 `
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
-	if r.OK() || r.Err() == nil || r.Err().Error() != "check: 1 of 2 plugins cannot load into the host" {
+	if r.OK() || r.Err() == nil || r.Err().Error() != "check: 1 of 2 plugins cannot load into the host, 1 never reached (the host dies at skewed.so)" {
 		t.Errorf("verdict %v %v", r.OK(), r.Err())
 	}
 	var j bytes.Buffer
@@ -64,8 +65,8 @@ verdict: 1 of 2 plugins cannot load into the host
 	if err := json.Unmarshal(j.Bytes(), &decoded); err != nil {
 		t.Fatal(err)
 	}
-	if decoded.OK || len(decoded.Loads) != 2 || !decoded.Loads[0].OK || decoded.Loads[1].OK ||
-		decoded.Loads[1].Problems[0].Causes[0].Kind != abi.CauseToolchain || !strings.Contains(decoded.Loads[1].Fixes[0], "go1.24.4") {
+	if decoded.OK || len(decoded.Loads) != 2 || decoded.Loads[0].OK || decoded.Loads[1].OK || decoded.Loads[1].Status != "never-reached" ||
+		decoded.Loads[0].Problems[0].Causes[0].Kind != abi.CauseToolchain || !strings.Contains(decoded.Loads[0].Fixes[0], "go1.24.4") {
 		t.Errorf("json: %s", j.String())
 	}
 }

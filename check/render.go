@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/pbuild/pbuild/loader/abi"
@@ -26,13 +27,20 @@ func Render(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "TAMPERED %s\n  have: sha256 %s\n  want: sha256 %s (the manifest's)\n", t.File, t.Have, t.Want)
 	}
 	for _, l := range r.Report.Loads {
-		if l.OK {
-			fmt.Fprintf(w, "ok      %s\n", l.Plugin)
+		switch {
+		case l.NeverReached != "":
+			fmt.Fprintf(w, "NEVER   %s\n  never reached: the host dies at %s\n", l.Plugin, l.NeverReached)
 			continue
+		case l.OK:
+			fmt.Fprintf(w, "ok      %s\n", l.Plugin)
+		default:
+			fmt.Fprintf(w, "FAIL    %s\n", l.Plugin)
 		}
-		fmt.Fprintf(w, "FAIL    %s\n", l.Plugin)
 		for _, p := range l.Problems {
 			renderProblem(w, p)
+		}
+		for _, n := range l.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n.Detail)
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -74,17 +82,30 @@ func renderProblem(w io.Writer, p abi.Problem) {
 }
 
 func causeName(c abi.Cause) string {
-	if c.Kind == abi.CauseToolchain {
+	switch c.Kind {
+	case abi.CauseToolchain:
 		return "toolchain"
+	case abi.CauseReplace:
+		return c.Subject + " (-trimpath records other file names for a module replaced by a directory, so the same source gives other export data)"
+	case abi.CauseLocal:
+		return c.Subject + " (a local module: no version tells its source apart, and its source differs)"
 	}
 	return c.Subject
 }
 
-// Fix suggests what to do about a problem, from its most likely cause.
+// Fix suggests what to do about a problem: for a package mismatch, what
+// to change for every cause named, and, when what the build info tells
+// may not be all, it says so.
 func Fix(p abi.Problem) string {
 	switch p.Kind {
 	case abi.DuplicatePluginPath:
 		return "give each plugin its own package path, or load only one of them"
+	case abi.SameObject:
+		return "load each plugin file once, by one path"
+	case abi.ModuleListBroken:
+		return fmt.Sprintf("rebuild %s with the host's toolchain; until then, open it after every other plugin, or not at all", p.Against)
+	case abi.PreviousFailure:
+		return "fix the first failure; the process has to be restarted to load this file"
 	case abi.NotPlugin:
 		return "build it with go build -buildmode=plugin"
 	case abi.ELFMismatch:
@@ -95,31 +116,65 @@ func Fix(p abi.Problem) string {
 		return "build the host with CGO_ENABLED=1 and have it import package plugin"
 	case abi.CorruptELF:
 		return "rebuild it, or restore it from its release bundle (pbuild verify); pbuild check --manifest tells a damaged file by its sha256"
+	case abi.CSymbolCollision:
+		return fmt.Sprintf("make %s static, hidden (__attribute__((visibility(\"hidden\")))) or renamed in one of the two, "+
+			"or share it through one Go package both link", strings.Join(p.Symbols, ", "))
 	}
 	if len(p.Causes) == 0 {
 		return ""
 	}
-	c := p.Causes[0]
-	want := c.Want
-	switch c.Kind {
-	case abi.CauseToolchain:
-		return fmt.Sprintf("rebuild the plugin with %s, the exact toolchain of the %s (toolchain.go in pbuild.yaml)", want, c.WantFrom)
-	case abi.CauseDependency:
-		return fmt.Sprintf("build the plugin with %s %s (go get %s@%s), or build host and plugins in one pbuild workspace", c.Subject, want, c.Subject, want)
-	case abi.CauseTrimpath:
-		return "build host and plugin both with -trimpath (pbuild always does)"
-	case abi.CauseTags:
-		return "build host and plugin with the same build tags (build.tags)"
-	case abi.CauseCGO:
-		return "build host and plugin with the same CGO_ENABLED and CGO_* flags (build.env)"
-	case abi.CauseGOEXPERIMENT:
-		return "build host and plugin with the same GOEXPERIMENT (build.env)"
-	case abi.CauseGOAMD64:
-		return "build host and plugin with the same GOAMD64 (build.env)"
-	case abi.CauseSetting:
-		return fmt.Sprintf("build host and plugin with the same %s", c.Subject)
+	var parts, deps, gets []string
+	seen := map[string]bool{}
+	part := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			parts = append(parts, s)
+		}
 	}
-	return "rebuild host and plugins together from the same sources, in one pbuild build"
+	depsAt := -1
+	for _, c := range p.Causes {
+		switch c.Kind {
+		case abi.CauseToolchain:
+			part(fmt.Sprintf("rebuild the plugin with %s, the exact toolchain of the %s (toolchain.go in pbuild.yaml)", c.Want, c.WantFrom))
+		case abi.CauseDependency:
+			if depsAt < 0 {
+				depsAt = len(parts)
+				parts = append(parts, "")
+			}
+			deps = append(deps, c.Subject+" "+c.Want)
+			gets = append(gets, c.Subject+"@"+c.Want)
+		case abi.CauseReplace:
+			part(fmt.Sprintf("build both in one workspace (pbuild build) instead of replacing %s by a directory", c.Subject))
+		case abi.CauseLocal:
+			part(fmt.Sprintf("rebuild both from the same source of %s, in one pbuild build", c.Subject))
+		case abi.CauseTrimpath:
+			part("build host and plugin both with -trimpath (pbuild always does)")
+		case abi.CauseTags:
+			part("build host and plugin with the same build tags (build.tags)")
+		case abi.CauseCGO:
+			part("build host and plugin with the same CGO_ENABLED and CGO_* flags (build.env)")
+		case abi.CauseGOEXPERIMENT:
+			part("build host and plugin with the same GOEXPERIMENT (build.env)")
+		case abi.CauseGOAMD64:
+			part("build host and plugin with the same GOAMD64 (build.env)")
+		case abi.CauseSetting:
+			part(fmt.Sprintf("build host and plugin with the same %s", c.Subject))
+		case abi.CauseSource:
+			if len(p.Causes) == 1 {
+				part("rebuild host and plugins together from the same sources, in one pbuild build")
+			} else {
+				part(fmt.Sprintf("this may not be all: packages of %s differ under the same version too; if they still do, rebuild host and plugins together from the same sources, in one pbuild build", c.Subject))
+			}
+		}
+	}
+	if depsAt >= 0 {
+		sort.Strings(gets)
+		parts[depsAt] = fmt.Sprintf("build the plugin with %s (go get %s)", strings.Join(deps, ", "), strings.Join(gets, " "))
+		if len(parts) == 1 {
+			parts[0] += ", or build host and plugins in one pbuild workspace"
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // JSON is the machine form of a result.
@@ -132,13 +187,19 @@ type JSON struct {
 	Tampered     []Tampered    `json:"tampered"`
 }
 
-// JSONLoad is one plugin's predicted load.
+// JSONLoad is one plugin's predicted load. Status is "ok", "fail" or
+// "never-reached" (the host died at NeverReached before this plugin);
+// Dies: loading this plugin kills the host.
 type JSONLoad struct {
-	Plugin     string        `json:"plugin"`
-	PluginPath string        `json:"pluginpath"`
-	OK         bool          `json:"ok"`
-	Problems   []abi.Problem `json:"problems"`
-	Fixes      []string      `json:"fixes"`
+	Plugin       string        `json:"plugin"`
+	PluginPath   string        `json:"pluginpath"`
+	OK           bool          `json:"ok"`
+	Status       string        `json:"status"`
+	Dies         bool          `json:"dies,omitempty"`
+	NeverReached string        `json:"neverReached,omitempty"`
+	Problems     []abi.Problem `json:"problems"`
+	Fixes        []string      `json:"fixes"`
+	Notes        []abi.Note    `json:"notes"`
 }
 
 // WriteJSON writes the result as JSON.
@@ -148,7 +209,17 @@ func WriteJSON(w io.Writer, r *Result) error {
 		out.Tampered = []Tampered{}
 	}
 	for i, l := range r.Report.Loads {
-		jl := JSONLoad{Plugin: l.Plugin, PluginPath: r.Plugins[i].PluginPath, OK: l.OK, Problems: nonNil(l.Problems), Fixes: []string{}}
+		jl := JSONLoad{Plugin: l.Plugin, PluginPath: r.Plugins[i].PluginPath, OK: l.OK, Status: "fail", Dies: l.Dies, NeverReached: l.NeverReached,
+			Problems: nonNil(l.Problems), Fixes: []string{}, Notes: l.Notes}
+		switch {
+		case l.NeverReached != "":
+			jl.Status = "never-reached"
+		case l.OK:
+			jl.Status = "ok"
+		}
+		if jl.Notes == nil {
+			jl.Notes = []abi.Note{}
+		}
 		for _, p := range l.Problems {
 			jl.Fixes = append(jl.Fixes, Fix(p))
 		}

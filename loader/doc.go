@@ -30,9 +30,12 @@
 //     step is skipped, unless WithRequireManifest makes that a refusal;
 //     WithoutManifest skips it always;
 //  4. predicts the load, replaying the plugins loaded so far (abi.Session):
-//     a plugin that would fail, that could crash the host, or whose file is
-//     damaged is refused with the abi.Problems naming the cause, and
-//     nothing is opened;
+//     a plugin that would fail, that could crash the host, whose file is
+//     damaged, that is another path (a hard link) to a plugin opened
+//     already, or that defines a C symbol the host or an opened plugin
+//     defines too (the runtime would load it, and its C calls would run
+//     the other object's code) is refused with the abi.Problems naming
+//     the cause, and nothing is opened;
 //  5. with WithProbe, loads the plugins opened so far and this one in a
 //     child process first (see Probe), and refuses the plugin when that
 //     process dies, hangs or fails to open it;

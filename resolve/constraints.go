@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/semver"
 
 	"github.com/pbuild/pbuild/manifests"
@@ -179,17 +182,15 @@ func (c *Constraints) raises(listed []Listed, pins map[string]string) bool {
 
 // pinsGoMod is the go.mod of the pins module.
 func pinsGoMod(pins map[string]string) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "// Added by pbuild: the released host's versions.\nmodule %s\n\ngo 1.21\n", PinsModule)
-	paths := make([]string, 0, len(pins))
-	for p := range pins {
-		paths = append(paths, p)
+	f := new(modfile.File)
+	f.AddComment("// Added by pbuild: the released host's versions.")
+	f.AddModuleStmt(PinsModule)
+	f.AddGoStmt("1.21")
+	for _, p := range slices.Sorted(maps.Keys(pins)) {
+		f.AddNewRequire(p, pins[p], false)
 	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		fmt.Fprintf(&b, "\nrequire %s %s\n", p, pins[p])
-	}
-	return []byte(b.String())
+	f.Cleanup()
+	return modfile.Format(f.Syntax)
 }
 
 // effective is the version of a listed module that is built: its

@@ -47,7 +47,7 @@ func TestConstraints(t *testing.T) {
 	if c.raises(listed, pins) {
 		t.Error("the same raise twice")
 	}
-	if got, want := string(pinsGoMod(pins)), "// Added by pbuild: the released host's versions.\nmodule pbuild.invalid/pins\n\ngo 1.21\n\nrequire golang.org/x/text v0.21.0\n"; got != want {
+	if got, want := string(pinsGoMod(pins)), "// Added by pbuild: the released host's versions.\n\nmodule pbuild.invalid/pins\n\ngo 1.21\n\nrequire golang.org/x/text v0.21.0\n"; got != want {
 		t.Errorf("pins go.mod:\n%s", got)
 	}
 	// A module already at the host's version (replaced or not) is not raised.

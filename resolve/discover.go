@@ -12,24 +12,9 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
-)
 
-// Kinds of artifact.
-const (
-	KindHost   = "host"
-	KindPlugin = "plugin"
+	"github.com/pbuild/pbuild/plan"
 )
-
-// Target is an artifact to build: the directory of a main package.
-type Target struct {
-	Name string
-	Kind string
-	Dir  string // absolute
-	// Version, for a plugin, moves its module to the path
-	// "<module>/v<version with '.' as '_'>" in the staging copy, which
-	// makes the plugin's pluginpath unique to that version.
-	Version string
-}
 
 // Module is a local module of the workspace.
 type Module struct {
@@ -44,7 +29,7 @@ type Module struct {
 
 // Package is a target placed in the workspace.
 type Package struct {
-	Target
+	plan.Target
 	ImportPath string  // also the plugin's pluginpath
 	Module     *Module // the module holding it
 	Rel        string  // slash path of the package directory relative to the root
@@ -105,7 +90,7 @@ func (e *TargetError) Hint() string { return e.hint }
 
 // Discover finds the modules of targets and of their local replacements
 // (and, WithWorkFile, of the project's go.work).
-func Discover(targets []Target, options ...Option) (*Workspace, error) {
+func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 	var o discoverOptions
 	for _, opt := range options {
 		opt(&o)
@@ -137,7 +122,7 @@ func Discover(targets []Target, options ...Option) (*Workspace, error) {
 	}
 	for _, t := range targets {
 		fail := func(msg, hint string) error {
-			return &TargetError{Name: t.Name, Kind: t.Kind, Dir: t.Dir, Msg: msg, hint: hint}
+			return &TargetError{Name: t.Name, Kind: string(t.Kind), Dir: t.Dir, Msg: msg, hint: hint}
 		}
 		fi, err := os.Stat(t.Dir)
 		if err != nil || !fi.IsDir() {
@@ -156,9 +141,9 @@ func Discover(targets []Target, options ...Option) (*Workspace, error) {
 			return nil, fail(err.Error(), "point the path at a directory holding a main package")
 		}
 		if name != "main" {
-			return nil, fail(fmt.Sprintf("package %s is not a main package", name), "a "+t.Kind+" must be package main")
+			return nil, fail(fmt.Sprintf("package %s is not a main package", name), "a "+string(t.Kind)+" must be package main")
 		}
-		if t.Kind == KindPlugin && m.Path == "main" {
+		if t.Kind.Loaded() && m.Path == "main" {
 			return nil, fail("its module is named main: the runtime cannot load a plugin whose package path is main",
 				"rename the module in "+filepath.Join(modDir, "go.mod")+" (module example.com/"+t.Name+", say)")
 		}
@@ -173,7 +158,7 @@ func Discover(targets []Target, options ...Option) (*Workspace, error) {
 			ip = path.Join(m.StagedPath, filepath.ToSlash(rel))
 		}
 		for _, p := range pkgs {
-			if p.ImportPath == ip && p.Kind == KindPlugin && t.Kind == KindPlugin {
+			if p.ImportPath == ip && p.Kind.Loaded() && t.Kind.Loaded() {
 				return nil, fail(fmt.Sprintf("pluginpath %s is also plugin %s's", ip, p.Name),
 					"two plugins with one pluginpath cannot be loaded into one process: give each its own package path")
 			}
@@ -283,7 +268,7 @@ func checkVersioned(pkgs []Package, mods map[string]*Module) error {
 			continue
 		}
 		fail := func(msg string) error {
-			return &TargetError{Name: p.Name, Kind: p.Kind, Dir: p.Dir, Msg: msg,
+			return &TargetError{Name: p.Name, Kind: string(p.Kind), Dir: p.Dir, Msg: msg,
 				hint: "give the versioned plugin a module of its own that nothing else requires"}
 		}
 		for _, o := range pkgs {

@@ -8,18 +8,24 @@ import (
 	"testing"
 
 	"github.com/pbuild/pbuild/internal/container/containertest"
+
+	"github.com/pbuild/pbuild/plan"
 )
 
 // pkgView is what a test checks of a discovered package.
 type pkgView struct {
-	Name, Kind, ImportPath, Module, Rel string
+	Name       string
+	Kind       plan.Kind
+	ImportPath string
+	Module     string
+	Rel        string
 }
 
 func TestDiscover(t *testing.T) {
 	tests := []struct {
 		name    string
 		files   files
-		targets func(root string) []Target
+		targets func(root string) []plan.Target
 		// root is the expected workspace root, relative to the temp dir.
 		root    string
 		modules string // moduleRels
@@ -32,9 +38,9 @@ func TestDiscover(t *testing.T) {
 			root:    ".",
 			modules: "api=example.com/greeter/api host=example.com/greeter/host plugins/count=example.com/greeter/plugins/count plugins/hello=example.com/greeter/plugins/hello",
 			pkgs: []pkgView{
-				{"greeter", KindHost, "example.com/greeter/host", "example.com/greeter/host", "host"},
-				{"count", KindPlugin, "example.com/greeter/plugins/count", "example.com/greeter/plugins/count", "plugins/count"},
-				{"hello", KindPlugin, "example.com/greeter/plugins/hello", "example.com/greeter/plugins/hello", "plugins/hello"},
+				{"greeter", plan.Host, "example.com/greeter/host", "example.com/greeter/host", "host"},
+				{"count", plan.Plugin, "example.com/greeter/plugins/count", "example.com/greeter/plugins/count", "plugins/count"},
+				{"hello", plan.Plugin, "example.com/greeter/plugins/hello", "example.com/greeter/plugins/hello", "plugins/hello"},
 			},
 		},
 		{
@@ -50,12 +56,12 @@ func TestDiscover(t *testing.T) {
 				"base/base.go":     "package base\n",
 				"unrelated/go.mod": "module example.com/unrelated\n",
 			},
-			targets: func(root string) []Target {
-				return []Target{{Name: "app", Kind: KindHost, Dir: filepath.Join(root, "app")}}
+			targets: func(root string) []plan.Target {
+				return []plan.Target{{Name: "app", Kind: plan.Host, Dir: filepath.Join(root, "app")}}
 			},
 			root:    ".",
 			modules: "app=example.com/app base=example.com/base libs/lib=example.com/lib",
-			pkgs:    []pkgView{{"app", KindHost, "example.com/app", "example.com/app", "app"}},
+			pkgs:    []pkgView{{"app", plan.Host, "example.com/app", "example.com/app", "app"}},
 		},
 		{
 			name: "packages in subdirectories of one module",
@@ -67,17 +73,17 @@ func TestDiscover(t *testing.T) {
 				"repo/plugins/p/_ignored.go": "package ignored\n",
 				"repo/internal/x/x.go":       "package x\n",
 			},
-			targets: func(root string) []Target {
-				return []Target{
-					{Name: "host", Kind: KindHost, Dir: filepath.Join(root, "repo", "cmd", "host")},
-					{Name: "p", Kind: KindPlugin, Dir: filepath.Join(root, "repo", "plugins", "p")},
+			targets: func(root string) []plan.Target {
+				return []plan.Target{
+					{Name: "host", Kind: plan.Host, Dir: filepath.Join(root, "repo", "cmd", "host")},
+					{Name: "p", Kind: plan.Plugin, Dir: filepath.Join(root, "repo", "plugins", "p")},
 				}
 			},
 			root:    "repo",
 			modules: ".=example.com/mono",
 			pkgs: []pkgView{
-				{"host", KindHost, "example.com/mono/cmd/host", "example.com/mono", "cmd/host"},
-				{"p", KindPlugin, "example.com/mono/plugins/p", "example.com/mono", "plugins/p"},
+				{"host", plan.Host, "example.com/mono/cmd/host", "example.com/mono", "cmd/host"},
+				{"p", plan.Plugin, "example.com/mono/plugins/p", "example.com/mono", "plugins/p"},
 			},
 		},
 		{
@@ -87,12 +93,12 @@ func TestDiscover(t *testing.T) {
 				"w/x/deep/host/main.go": mainGo("host"),
 				"w/y/api/go.mod":        "module example.com/api\n",
 			},
-			targets: func(root string) []Target {
-				return []Target{{Name: "host", Kind: KindHost, Dir: filepath.Join(root, "w", "x", "deep", "host")}}
+			targets: func(root string) []plan.Target {
+				return []plan.Target{{Name: "host", Kind: plan.Host, Dir: filepath.Join(root, "w", "x", "deep", "host")}}
 			},
 			root:    "w",
 			modules: "x/deep/host=example.com/host y/api=example.com/api",
-			pkgs:    []pkgView{{"host", KindHost, "example.com/host", "example.com/host", "x/deep/host"}},
+			pkgs:    []pkgView{{"host", plan.Host, "example.com/host", "example.com/host", "x/deep/host"}},
 		},
 		{
 			name: "a plugin in the host module's root directory tree",
@@ -103,19 +109,19 @@ func TestDiscover(t *testing.T) {
 				"plugins/b/go.mod":  "module example.com/b\n\nreplace example.com/app => ../..\n",
 				"plugins/b/b.go":    mainGo("b"),
 			},
-			targets: func(root string) []Target {
-				return []Target{
-					{Name: "app", Kind: KindHost, Dir: root},
-					{Name: "a", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "a")},
-					{Name: "b", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "b")},
+			targets: func(root string) []plan.Target {
+				return []plan.Target{
+					{Name: "app", Kind: plan.Host, Dir: root},
+					{Name: "a", Kind: plan.Plugin, Dir: filepath.Join(root, "plugins", "a")},
+					{Name: "b", Kind: plan.Plugin, Dir: filepath.Join(root, "plugins", "b")},
 				}
 			},
 			root:    ".",
 			modules: ".=example.com/app plugins/b=example.com/b",
 			pkgs: []pkgView{
-				{"app", KindHost, "example.com/app", "example.com/app", "."},
-				{"a", KindPlugin, "example.com/app/plugins/a", "example.com/app", "plugins/a"},
-				{"b", KindPlugin, "example.com/b", "example.com/b", "plugins/b"},
+				{"app", plan.Host, "example.com/app", "example.com/app", "."},
+				{"a", plan.Plugin, "example.com/app/plugins/a", "example.com/app", "plugins/a"},
+				{"b", plan.Plugin, "example.com/b", "example.com/b", "plugins/b"},
 			},
 		},
 	}
@@ -167,7 +173,7 @@ func TestDiscoverErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		files   files
-		targets func(root string) []Target
+		targets func(root string) []plan.Target
 		// want is the exact error text; "ROOT" stands for the temp dir.
 		want     string
 		kind     string // "target" or "module": the error's type
@@ -176,8 +182,8 @@ func TestDiscoverErrors(t *testing.T) {
 		{
 			name:  "missing directory",
 			files: greeterFiles(),
-			targets: func(root string) []Target {
-				return append(greeterTargets(root), Target{Name: "gone", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "gone")})
+			targets: func(root string) []plan.Target {
+				return append(greeterTargets(root), plan.Target{Name: "gone", Kind: plan.Plugin, Dir: filepath.Join(root, "plugins", "gone")})
 			},
 			want: "plugin gone (ROOT/plugins/gone): directory does not exist",
 			kind: "target",
@@ -185,8 +191,8 @@ func TestDiscoverErrors(t *testing.T) {
 		{
 			name:  "a file, not a directory",
 			files: files{"host/go.mod": "module example.com/h\n", "host/main.go": mainGo("h")},
-			targets: func(root string) []Target {
-				return []Target{{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host", "main.go")}}
+			targets: func(root string) []plan.Target {
+				return []plan.Target{{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host", "main.go")}}
 			},
 			want: "host h (ROOT/host/main.go): directory does not exist",
 			kind: "target",
@@ -194,8 +200,8 @@ func TestDiscoverErrors(t *testing.T) {
 		{
 			name:  "no go.mod above",
 			files: files{"host/main.go": mainGo("h")},
-			targets: func(root string) []Target {
-				return []Target{{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")}}
+			targets: func(root string) []plan.Target {
+				return []plan.Target{{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")}}
 			},
 			want:     "host h (ROOT/host): not inside a Go module (no go.mod above it)",
 			kind:     "target",
@@ -209,10 +215,10 @@ func TestDiscoverErrors(t *testing.T) {
 				"lib/go.mod":   "module example.com/lib\n",
 				"lib/lib.go":   "package foo\n",
 			},
-			targets: func(root string) []Target {
-				return []Target{
-					{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")},
-					{Name: "lib", Kind: KindPlugin, Dir: filepath.Join(root, "lib")},
+			targets: func(root string) []plan.Target {
+				return []plan.Target{
+					{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")},
+					{Name: "lib", Kind: plan.Plugin, Dir: filepath.Join(root, "lib")},
 				}
 			},
 			want: "plugin lib (ROOT/lib): package foo is not a main package",
@@ -226,8 +232,8 @@ func TestDiscoverErrors(t *testing.T) {
 				"host/x_test.go":  "package main\n",
 				"host/.hidden.go": "package main\n",
 			},
-			targets: func(root string) []Target {
-				return []Target{{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")}}
+			targets: func(root string) []plan.Target {
+				return []plan.Target{{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")}}
 			},
 			want: "host h (ROOT/host): no Go files",
 			kind: "target",
@@ -239,8 +245,8 @@ func TestDiscoverErrors(t *testing.T) {
 				"host/a.go":   "package a\n",
 				"host/b.go":   "package b\n",
 			},
-			targets: func(root string) []Target {
-				return []Target{{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")}}
+			targets: func(root string) []plan.Target {
+				return []plan.Target{{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")}}
 			},
 			want: "host h (ROOT/host): more than one package",
 			kind: "target",
@@ -248,8 +254,8 @@ func TestDiscoverErrors(t *testing.T) {
 		{
 			name:  "one directory listed as two plugins",
 			files: greeterFiles(),
-			targets: func(root string) []Target {
-				return append(greeterTargets(root), Target{Name: "hello2", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "hello")})
+			targets: func(root string) []plan.Target {
+				return append(greeterTargets(root), plan.Target{Name: "hello2", Kind: plan.Plugin, Dir: filepath.Join(root, "plugins", "hello")})
 			},
 			want: "plugin hello2 (ROOT/plugins/hello): pluginpath example.com/greeter/plugins/hello is also plugin hello's",
 			kind: "target",
@@ -265,11 +271,11 @@ func TestDiscoverErrors(t *testing.T) {
 				"b/go.mod":     "module example.com\n",
 				"b/p/main.go":  mainGo("b"),
 			},
-			targets: func(root string) []Target {
-				return []Target{
-					{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")},
-					{Name: "a", Kind: KindPlugin, Dir: filepath.Join(root, "a")},
-					{Name: "b", Kind: KindPlugin, Dir: filepath.Join(root, "b", "p")},
+			targets: func(root string) []plan.Target {
+				return []plan.Target{
+					{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")},
+					{Name: "a", Kind: plan.Plugin, Dir: filepath.Join(root, "a")},
+					{Name: "b", Kind: plan.Plugin, Dir: filepath.Join(root, "b", "p")},
 				}
 			},
 			want: "plugin b (ROOT/b/p): pluginpath example.com/p is also plugin a's",
@@ -283,10 +289,10 @@ func TestDiscoverErrors(t *testing.T) {
 				"other/go.mod":  "module example.com/dup\n",
 				"other/main.go": mainGo("o"),
 			},
-			targets: func(root string) []Target {
-				return []Target{
-					{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")},
-					{Name: "o", Kind: KindPlugin, Dir: filepath.Join(root, "other")},
+			targets: func(root string) []plan.Target {
+				return []plan.Target{
+					{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")},
+					{Name: "o", Kind: plan.Plugin, Dir: filepath.Join(root, "other")},
 				}
 			},
 			want: "module example.com/dup: declared twice, in ROOT/host and ROOT/other",
@@ -302,10 +308,10 @@ func TestDiscoverErrors(t *testing.T) {
 				"api/go.mod":      "module example.com/api\n",
 				"api-copy/go.mod": "module example.com/api\n",
 			},
-			targets: func(root string) []Target {
-				return []Target{
-					{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")},
-					{Name: "p", Kind: KindPlugin, Dir: filepath.Join(root, "plugin")},
+			targets: func(root string) []plan.Target {
+				return []plan.Target{
+					{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")},
+					{Name: "p", Kind: plan.Plugin, Dir: filepath.Join(root, "plugin")},
 				}
 			},
 			want: "module example.com/api: replaced by ../api-copy in example.com/plugin: module example.com/api: declared twice, in ROOT/api and ROOT/api-copy",
@@ -317,8 +323,8 @@ func TestDiscoverErrors(t *testing.T) {
 				"host/go.mod":  "module example.com/host\n\nreplace example.com/api => ../nope\n",
 				"host/main.go": mainGo("h"),
 			},
-			targets: func(root string) []Target {
-				return []Target{{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")}}
+			targets: func(root string) []plan.Target {
+				return []plan.Target{{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")}}
 			},
 			want: "module example.com/api: replaced by ../nope in example.com/host: read module ROOT/nope: open ROOT/nope/go.mod: no such file or directory",
 			kind: "module",

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/pbuild/pbuild/internal/container/containertest"
+
+	"github.com/pbuild/pbuild/plan"
 )
 
 // files is a file tree to write: slash path -> content.
@@ -80,11 +82,11 @@ replace example.com/greeter/api => ../../api
 }
 
 // greeterTargets are the host and plugins of greeterFiles under root.
-func greeterTargets(root string) []Target {
-	return []Target{
-		{Name: "greeter", Kind: KindHost, Dir: filepath.Join(root, "host")},
-		{Name: "count", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "count")},
-		{Name: "hello", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "hello")},
+func greeterTargets(root string) []plan.Target {
+	return []plan.Target{
+		{Name: "greeter", Kind: plan.Host, Dir: filepath.Join(root, "host")},
+		{Name: "count", Kind: plan.Plugin, Dir: filepath.Join(root, "plugins", "count")},
+		{Name: "hello", Kind: plan.Plugin, Dir: filepath.Join(root, "plugins", "hello")},
 	}
 }
 

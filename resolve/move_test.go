@@ -9,6 +9,8 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/pbuild/pbuild/internal/container/containertest"
+
+	"github.com/pbuild/pbuild/plan"
 )
 
 func TestRewriteImports(t *testing.T) {
@@ -57,9 +59,9 @@ func TestVersionedPlugin(t *testing.T) {
 		"user/go.mod":        "module example.com/user\n\ngo 1.24\n\nrequire example.com/needed v0.0.0\n\nreplace example.com/needed => ../needed\n",
 		"user/main.go":       "package main\n",
 	})
-	ws, err := Discover([]Target{
-		{Name: "host", Kind: KindHost, Dir: filepath.Join(root, "host")},
-		{Name: "hello", Kind: KindPlugin, Dir: filepath.Join(root, "hello"), Version: "0.2"},
+	ws, err := Discover([]plan.Target{
+		{Name: "host", Kind: plan.Host, Dir: filepath.Join(root, "host")},
+		{Name: "hello", Kind: plan.Plugin, Dir: filepath.Join(root, "hello"), Version: "0.2"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,12 +90,12 @@ func TestVersionedPlugin(t *testing.T) {
 	}
 
 	for _, tt := range []struct {
-		targets []Target
+		targets []plan.Target
 		want    string
 	}{
-		{[]Target{{Name: "a", Kind: KindPlugin, Dir: filepath.Join(root, "two/a"), Version: "1"}, {Name: "b", Kind: KindPlugin, Dir: filepath.Join(root, "two/b")}},
+		{[]plan.Target{{Name: "a", Kind: plan.Plugin, Dir: filepath.Join(root, "two/a"), Version: "1"}, {Name: "b", Kind: plan.Plugin, Dir: filepath.Join(root, "two/b")}},
 			"versioned, but its module example.com/two also holds plugin b"},
-		{[]Target{{Name: "n", Kind: KindPlugin, Dir: filepath.Join(root, "needed"), Version: "1"}, {Name: "u", Kind: KindPlugin, Dir: filepath.Join(root, "user")}},
+		{[]plan.Target{{Name: "n", Kind: plan.Plugin, Dir: filepath.Join(root, "needed"), Version: "1"}, {Name: "u", Kind: plan.Plugin, Dir: filepath.Join(root, "user")}},
 			"versioned, but its module example.com/needed is required by example.com/user"},
 	} {
 		_, err := Discover(tt.targets)

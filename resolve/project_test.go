@@ -11,6 +11,8 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/pbuild/pbuild/internal/container/containertest"
+
+	"github.com/pbuild/pbuild/plan"
 )
 
 // The tests in this file are about what a user's project says that pbuild
@@ -142,7 +144,7 @@ func TestDiscoverModuleMain(t *testing.T) {
 		"host/go.mod": "module example.com/host\n\ngo 1.24\n", "host/main.go": mainGo("host"),
 		"p/go.mod": "module main\n\ngo 1.24\n", "p/main.go": mainGo("p"),
 	})
-	_, err := Discover([]Target{{Name: "host", Kind: KindHost, Dir: filepath.Join(root, "host")}, {Name: "p", Kind: KindPlugin, Dir: filepath.Join(root, "p")}})
+	_, err := Discover([]plan.Target{{Name: "host", Kind: plan.Host, Dir: filepath.Join(root, "host")}, {Name: "p", Kind: plan.Plugin, Dir: filepath.Join(root, "p")}})
 	var te *TargetError
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "module is named main") || !strings.Contains(te.Hint(), "rename the module in "+filepath.Join(root, "p", "go.mod")) {
 		t.Fatalf("got %v, want a TargetError about module main", err)

@@ -3,7 +3,6 @@ package resolve
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,37 +14,8 @@ import (
 
 	"golang.org/x/mod/semver"
 
-	"github.com/pbuild/pbuild/internal/archive"
-	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/manifests"
 )
-
-// ModCacheVolume is the engine volume that keeps downloaded modules between
-// builds.
-const ModCacheVolume = "pbuild-gomodcache"
-
-// CABundlePath is where the forwarded CA bundle is placed in the container.
-const CABundlePath = "/etc/pbuild/ca-certificates.crt"
-
-// Resolver runs the resolve step in the toolchain image.
-type Resolver struct {
-	Engine container.Engine
-	Image  string
-	// Project and Owner label the container (see container.Spec).
-	Project string
-	Owner   string
-	// Env is forwarded into the container: GOPROXY, GOPRIVATE, GONOSUMDB,
-	// GOSUMDB, GOFLAGS, proxies (KEY=VALUE).
-	Env []string
-	// CABundle, when set, is installed in the container and named by
-	// SSL_CERT_FILE, so TLS works behind an intercepting proxy.
-	CABundle []byte
-	// Log receives the go command's output.
-	Log io.Writer
-	// Constraints, when set, are a released host's versions the build list
-	// must keep to (pbuild build --against).
-	Constraints *Constraints
-}
 
 // Result is the resolved build list.
 type Result struct {
@@ -98,70 +68,6 @@ func (e *Error) Hint() string {
 	return "fix the module problem reported by the go command above"
 }
 
-// Run resolves the staged workspace in dir: it lists the build list and
-// vendors it into dir/vendor, in a container that may use the network.
-func (r *Resolver) Run(ctx context.Context, ws *Workspace, dir string) (*Result, error) {
-	env := append([]string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOTELEMETRY=off"}, r.Env...)
-	if len(r.CABundle) > 0 {
-		env = append(env, "SSL_CERT_FILE="+CABundlePath)
-	}
-	var list bytes.Buffer
-	err := container.Use(ctx, r.Engine, container.Spec{
-		Image:   r.Image,
-		Step:    "resolve",
-		Project: r.Project,
-		Owner:   r.Owner,
-		Env:     env,
-		Network: true,
-		Mounts:  []container.Mount{{Volume: ModCacheVolume, Target: "/go/pkg/mod"}},
-	}, func(c *container.Container) error {
-		if err := r.copyIn(ctx, c, dir); err != nil {
-			return err
-		}
-		run := func(name string, out io.Writer, cmd ...string) error {
-			var errOut bytes.Buffer
-			code, err := c.Exec(ctx, container.Exec{Cmd: cmd, Dir: "/src", Stdout: out, Stderr: io.MultiWriter(&errOut, orDiscard(r.Log))})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return &Error{Step: name, Code: code, Output: errOut.String()}
-			}
-			return nil
-		}
-		listCmd := []string{"go", "list", "-mod=readonly", "-m", "-json", "all"}
-		if err := run("go list -m all", &list, listCmd...); err != nil {
-			return err
-		}
-		if r.Constraints != nil {
-			if err := r.constrain(ctx, c, run, &list); err != nil {
-				return err
-			}
-		}
-		if err := run("go work vendor", r.Log, "go", "work", "vendor"); err != nil {
-			return err
-		}
-		if err := run("go.work.sum", r.Log, "touch", "go.work.sum"); err != nil {
-			return err
-		}
-		back := []string{"/src/vendor", "/src/go.work.sum"}
-		if r.Constraints != nil {
-			// The pins module and its place in go.work, when used.
-			back = append(back, "/src/go.work", "/src/"+PinsDir)
-		}
-		for _, p := range back {
-			if err := copyOut(ctx, c, p, dir); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return Finish(ws, dir, list.Bytes(), r.Constraints)
-}
-
 // Finish turns the output of `go list -m -json all` into the result, once
 // dir, the staged workspace, holds its vendor directory and go.work.sum:
 // the build list with sums, checked against constraints when set, and the
@@ -185,72 +91,6 @@ func Finish(ws *Workspace, dir string, list []byte, constraints *Constraints) (*
 		}
 	}
 	return &Result{Modules: mods, Raised: RaisedRequirements(ws, listed)}, nil
-}
-
-// constrain keeps the build list to the host's versions: it fails closed
-// on a module the plugins need newer than the host has, and raises older
-// ones to the host's through the pins module; list is then listed again.
-func (r *Resolver) constrain(ctx context.Context, c *container.Container, run func(string, io.Writer, ...string) error, list *bytes.Buffer) error {
-	pins := map[string]string{}
-	graph := func() ([]byte, error) {
-		var g bytes.Buffer
-		err := run("go mod graph", &g, "go", "mod", "graph")
-		return g.Bytes(), err
-	}
-	for round := 0; ; round++ {
-		mod, err := r.Constraints.Round(round, list.Bytes(), pins, graph)
-		if err != nil || mod == nil {
-			return err
-		}
-		if err := c.CopyTo(ctx, "/src", fileTar(PinsDir+"/go.mod", mod)); err != nil {
-			return err
-		}
-		if round == 0 {
-			if err := run("go work use", r.Log, "go", "work", "use", "./"+PinsDir); err != nil {
-				return err
-			}
-		}
-		list.Reset()
-		if err := run("go list -m all", list, "go", "list", "-mod=readonly", "-m", "-json", "all"); err != nil {
-			return err
-		}
-	}
-}
-
-func orDiscard(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	return w
-}
-
-func (r *Resolver) copyIn(ctx context.Context, c *container.Container, dir string) error {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.WriteDir(pw, dir, "src")) }()
-	err := c.CopyTo(ctx, "/", pr)
-	pr.Close()
-	if err != nil {
-		return err
-	}
-	if len(r.CABundle) > 0 {
-		return c.CopyTo(ctx, "/", caTar(r.CABundle))
-	}
-	return nil
-}
-
-func copyOut(ctx context.Context, c *container.Container, p, dir string) error {
-	rc, err := c.CopyFrom(ctx, p)
-	if err != nil {
-		if errors.Is(err, container.ErrNotFound) && (strings.HasSuffix(p, "vendor") || strings.HasSuffix(p, PinsDir)) {
-			return nil // nothing to vendor, or nothing to raise
-		}
-		return err
-	}
-	defer rc.Close()
-	if err := archive.Extract(rc, dir, ""); err != nil {
-		return fmt.Errorf("copy %s out: %w", p, err)
-	}
-	return nil
 }
 
 // Listed is one module as `go list -m -json` prints it.
@@ -364,7 +204,7 @@ func RaisedRequirements(ws *Workspace, listed []Listed) []Raised {
 	}
 	artifacts := map[string][]string{}
 	for _, p := range ws.Packages {
-		artifacts[p.Module.Path] = append(artifacts[p.Module.Path], p.Kind+" "+p.Name)
+		artifacts[p.Module.Path] = append(artifacts[p.Module.Path], p.Target.String())
 	}
 	var out []Raised
 	for _, m := range ws.Modules {

@@ -1,12 +1,7 @@
 package resolve
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,9 +10,10 @@ import (
 
 	"golang.org/x/mod/sumdb/dirhash"
 
-	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/container/containertest"
 	"github.com/pbuild/pbuild/manifests"
+
+	"github.com/pbuild/pbuild/plan"
 )
 
 // greeterList is `go list -m -json all` over the greeter workspace, as the
@@ -294,10 +290,10 @@ func TestRaisedRequirementsOrderAndNames(t *testing.T) {
 		"p/q/main.go":   mainGo("q"),
 		"unused/go.mod": "module example.com/unused\n",
 	})
-	ws, err := Discover([]Target{
-		{Name: "h", Kind: KindHost, Dir: filepath.Join(root, "host")},
-		{Name: "p", Kind: KindPlugin, Dir: filepath.Join(root, "p")},
-		{Name: "q", Kind: KindPlugin, Dir: filepath.Join(root, "p", "q")},
+	ws, err := Discover([]plan.Target{
+		{Name: "h", Kind: plan.Host, Dir: filepath.Join(root, "host")},
+		{Name: "p", Kind: plan.Plugin, Dir: filepath.Join(root, "p")},
+		{Name: "q", Kind: plan.Plugin, Dir: filepath.Join(root, "p", "q")},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -343,297 +339,6 @@ func TestErrorHint(t *testing.T) {
 	e := &Error{Step: "go list -m all", Code: 1, Output: "\n  go: boom  \n"}
 	if got, want := e.Error(), "resolve: go list -m all failed (exit 1):\ngo: boom"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
-	}
-}
-
-// fakeEngine is the container engine the resolve tests run against: a
-// containertest.Fake whose commands answer as the go command does in the
-// resolve step, from canned output.
-type fakeEngine struct {
-	*containertest.Fake
-
-	list         string // stdout of go list
-	listCode     int
-	vendorCode   int
-	vendorStderr string
-}
-
-func (f *fakeEngine) exec(ctx context.Context, id string, e container.Exec) (int, error) {
-	switch strings.Join(e.Cmd, " ") {
-	case "go list -mod=readonly -m -json all":
-		io.WriteString(e.Stdout, f.list)
-		return f.listCode, nil
-	case "go work vendor":
-		io.WriteString(e.Stderr, f.vendorStderr)
-		return f.vendorCode, nil
-	case "touch go.work.sum":
-		return 0, nil
-	}
-	return 127, nil
-}
-
-// newResolveEngine is a fakeEngine for the greeter workspace: go list
-// prints greeterList and /src/vendor and /src/go.work.sum can be copied out.
-func newResolveEngine() *fakeEngine {
-	f := &fakeEngine{
-		Fake: &containertest.Fake{Tars: map[string][]byte{
-			"/src/vendor": containertest.Tar(files{
-				"vendor/modules.txt":                  "# golang.org/x/text v0.21.0\n## explicit; go 1.18\ngolang.org/x/text/cases\n",
-				"vendor/golang.org/x/text/cases/x.go": "package cases\n",
-			}),
-			"/src/go.work.sum": containertest.Tar(files{"go.work.sum": extraSums["go.work.sum"]}),
-		}},
-		list: greeterList,
-	}
-	f.OnExec = f.exec
-	return f
-}
-
-func hasEnv(env []string, kv string) bool { return slices.Contains(env, kv) }
-
-func TestResolverRun(t *testing.T) {
-	for _, withCA := range []bool{false, true} {
-		t.Run(fmt.Sprintf("CABundle=%v", withCA), func(t *testing.T) {
-			_, ws := greeter(t)
-			dir := t.TempDir()
-			if err := Stage(ws, dir, "1.24.4", nil); err != nil {
-				t.Fatal(err)
-			}
-			containertest.WriteFiles(t, dir, files{"host/go.sum": extraSums["host/go.sum"]})
-			eng := newResolveEngine()
-			var log bytes.Buffer
-			r := &Resolver{
-				Engine:  eng,
-				Image:   "pbuild/toolchain:go1.24.4-abc",
-				Project: "/home/me/greeter/pbuild.yaml",
-				Env:     []string{"GOPROXY=https://proxy.corp.example", "GOFLAGS=-mod=mod", "HTTPS_PROXY=http://proxy:3128"},
-				Log:     &log,
-			}
-			if withCA {
-				r.CABundle = []byte("-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n")
-			}
-			res, err := r.Run(context.Background(), ws, dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			specs := eng.Specs()
-			if len(specs) != 1 {
-				t.Fatalf("created %d containers, want 1", len(specs))
-			}
-			spec := specs[0]
-			if spec.Image != r.Image || spec.Step != "resolve" || !spec.Network || spec.Project != r.Project {
-				t.Errorf("spec = %+v, want image %s, step resolve, network", spec, r.Image)
-			}
-			if want := []container.Mount{{Volume: ModCacheVolume, Target: "/go/pkg/mod"}}; !reflect.DeepEqual(spec.Mounts, want) {
-				t.Errorf("mounts = %+v, want %+v", spec.Mounts, want)
-			}
-			for _, kv := range append([]string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local"}, r.Env...) {
-				if !hasEnv(spec.Env, kv) {
-					t.Errorf("env %q lacks %s", spec.Env, kv)
-				}
-			}
-			ssl := "SSL_CERT_FILE=/etc/pbuild/ca-certificates.crt"
-			if hasEnv(spec.Env, ssl) != withCA {
-				t.Errorf("env %q: SSL_CERT_FILE set = %v, want %v", spec.Env, !withCA, withCA)
-			}
-			if r := eng.Removals(); len(r) != 1 || r[0].ID != "c1" || r[0].CtxErr != nil {
-				t.Errorf("removed %+v, want c1 removed with a live context", r)
-			}
-
-			// The staged workspace goes in under /src, the CA bundle beside it.
-			wantCopies := 1
-			if withCA {
-				wantCopies = 2
-			}
-			copies := eng.CopiesIn()
-			if len(copies) != wantCopies {
-				t.Fatalf("%d copies into the container, want %d", len(copies), wantCopies)
-			}
-			src := copies[0]
-			if src.ID != "c1" || src.Dir != "/" || src.Files["src/go.work"] == "" || src.Files["src/plugins/hello/main.go"] != mainGo("hello") {
-				t.Errorf("first copy to %s:%s holds %v, want the staged workspace under src/", src.ID, src.Dir, keysOf(src.Files))
-			}
-			if withCA {
-				ca := copies[1]
-				if ca.ID != "c1" || ca.Dir != "/" || ca.Files["etc/pbuild/ca-certificates.crt"] != string(r.CABundle) || len(ca.Files) != 1 {
-					t.Errorf("CA copy to %s:%s holds %v, want etc/pbuild/ca-certificates.crt", ca.ID, ca.Dir, keysOf(ca.Files))
-				}
-			}
-
-			var cmds []string
-			for _, e := range eng.Execs() {
-				cmds = append(cmds, strings.Join(e.Cmd, " "))
-				if e.Dir != "/src" {
-					t.Errorf("%q ran in %q, want /src", e.Cmd, e.Dir)
-				}
-			}
-			if want := []string{"go list -mod=readonly -m -json all", "go work vendor", "touch go.work.sum"}; !reflect.DeepEqual(cmds, want) {
-				t.Errorf("commands = %q, want %q", cmds, want)
-			}
-			if got, want := eng.CopiesOut(), []containertest.CopyOut{{ID: "c1", Path: "/src/vendor"}, {ID: "c1", Path: "/src/go.work.sum"}}; !reflect.DeepEqual(got, want) {
-				t.Errorf("copied out %v, want %v", got, want)
-			}
-
-			// vendor/ and go.work.sum came back into the staging dir.
-			if data, err := os.ReadFile(filepath.Join(dir, "vendor", "modules.txt")); err != nil || !strings.HasPrefix(string(data), "# golang.org/x/text v0.21.0") {
-				t.Errorf("vendor/modules.txt = %q, %v", data, err)
-			}
-			if _, err := os.Stat(filepath.Join(dir, "vendor", "golang.org", "x", "text", "cases", "x.go")); err != nil {
-				t.Error(err)
-			}
-
-			var paths []string
-			for _, m := range res.Modules {
-				paths = append(paths, m.Path+"@"+m.Version)
-			}
-			want := "example.com/fromworksum@v0.3.0 example.com/greeter/api@ example.com/greeter/host@ example.com/greeter/plugins/count@ example.com/greeter/plugins/hello@ example.com/old@v1.0.0 golang.org/x/text@v0.21.0"
-			if strings.Join(paths, " ") != want {
-				t.Errorf("modules = %s\nwant      %s", strings.Join(paths, " "), want)
-			}
-			for _, m := range res.Modules {
-				if m.Path == "example.com/fromworksum" && m.Sum != sumWork {
-					t.Errorf("sum from the copied-out go.work.sum = %s, want %s", m.Sum, sumWork)
-				}
-			}
-			if len(res.Raised) != 1 || res.Raised[0].String() != "plugin hello asks golang.org/x/text v0.20.0, builds with v0.21.0" {
-				t.Errorf("raised = %v", res.Raised)
-			}
-		})
-	}
-}
-
-func keysOf(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func TestResolverRunNothingToVendor(t *testing.T) {
-	_, ws := greeter(t)
-	dir := t.TempDir()
-	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
-		t.Fatal(err)
-	}
-	eng := newResolveEngine()
-	delete(eng.Tars, "/src/vendor") // not found, as when nothing was vendored
-	eng.list = greeterList[:strings.Index(greeterList, "{\n\t\"Path\": \"golang.org/x/text\"")]
-	res, err := (&Resolver{Engine: eng, Image: "img"}).Run(context.Background(), ws, dir)
-	if err != nil {
-		t.Fatalf("Run without a vendor directory: %v", err)
-	}
-	if len(res.Modules) != 4 {
-		t.Errorf("modules = %v, want the 4 local ones", res.Modules)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "vendor")); err == nil {
-		t.Error("a vendor directory appeared")
-	}
-	for _, kv := range eng.Specs()[0].Env {
-		if strings.HasPrefix(kv, "SSL_CERT_FILE=") {
-			t.Errorf("SSL_CERT_FILE set without a CA bundle: %s", kv)
-		}
-	}
-}
-
-func TestResolverRunFailures(t *testing.T) {
-	missingSum := "go: example.com/greeter/plugins/hello: missing go.sum entry for module providing package golang.org/x/text/cases (imported by example.com/greeter/plugins/hello); to add:\n\tgo get example.com/greeter/plugins/hello\n"
-	tests := []struct {
-		name     string
-		setup    func(f *fakeEngine)
-		step     string
-		code     int
-		hint     string
-		commands int
-	}{
-		{
-			name:     "go work vendor: missing go.sum entry",
-			setup:    func(f *fakeEngine) { f.vendorCode, f.vendorStderr = 1, missingSum },
-			step:     "go work vendor",
-			code:     1,
-			hint:     "go mod tidy",
-			commands: 2,
-		},
-		{
-			name:     "go list fails",
-			setup:    func(f *fakeEngine) { f.listCode = 1 },
-			step:     "go list -m all",
-			code:     1,
-			hint:     "fix the module problem",
-			commands: 1,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, ws := greeter(t)
-			dir := t.TempDir()
-			if err := Stage(ws, dir, "1.24.4", nil); err != nil {
-				t.Fatal(err)
-			}
-			eng := newResolveEngine()
-			tt.setup(eng)
-			var log bytes.Buffer
-			_, err := (&Resolver{Engine: eng, Image: "img", Log: &log}).Run(context.Background(), ws, dir)
-			var re *Error
-			if !errors.As(err, &re) {
-				t.Fatalf("Run = %v (%T), want *resolve.Error", err, err)
-			}
-			if re.Step != tt.step || re.Code != tt.code {
-				t.Errorf("error step %q code %d, want %q %d", re.Step, re.Code, tt.step, tt.code)
-			}
-			if !strings.Contains(re.Hint(), tt.hint) {
-				t.Errorf("hint %q does not mention %q", re.Hint(), tt.hint)
-			}
-			if execs := eng.Execs(); len(execs) != tt.commands {
-				t.Errorf("%d commands ran, want %d (nothing after the failure)", len(execs), tt.commands)
-			}
-			if removed := eng.Removed(); !reflect.DeepEqual(removed, []string{"c1"}) {
-				t.Errorf("removed %v, want c1", removed)
-			}
-			if _, err := os.Stat(filepath.Join(dir, "vendor")); err == nil {
-				t.Error("vendor copied out after a failure")
-			}
-		})
-	}
-
-	// The go command's stderr is both the error's output and the log.
-	_, ws := greeter(t)
-	dir := t.TempDir()
-	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
-		t.Fatal(err)
-	}
-	eng := newResolveEngine()
-	eng.vendorCode, eng.vendorStderr = 1, missingSum
-	var log bytes.Buffer
-	_, err := (&Resolver{Engine: eng, Image: "img", Log: &log}).Run(context.Background(), ws, dir)
-	if want := "resolve: go work vendor failed (exit 1):\n" + strings.TrimSpace(missingSum); err == nil || err.Error() != want {
-		t.Errorf("error = %v\nwant %q", err, want)
-	}
-	if !strings.Contains(log.String(), "missing go.sum entry") {
-		t.Errorf("log %q lacks the go command's stderr", log.String())
-	}
-}
-
-func TestResolverRunUnsafeVendorArchive(t *testing.T) {
-	_, ws := greeter(t)
-	parent := t.TempDir()
-	dir := filepath.Join(parent, "stage")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := Stage(ws, dir, "1.24.4", nil); err != nil {
-		t.Fatal(err)
-	}
-	eng := newResolveEngine()
-	eng.Tars["/src/vendor"] = containertest.Tar(files{"../escape": "x"})
-	_, err := (&Resolver{Engine: eng, Image: "img"}).Run(context.Background(), ws, dir)
-	if err == nil || !strings.Contains(err.Error(), "copy /src/vendor out") {
-		t.Fatalf("Run = %v, want the unsafe archive refused", err)
-	}
-	if _, err := os.Stat(filepath.Join(parent, "escape")); err == nil {
-		t.Error("an entry escaped the staging directory")
 	}
 }
 

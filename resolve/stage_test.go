@@ -17,6 +17,8 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/pbuild/pbuild/internal/container/containertest"
+
+	"github.com/pbuild/pbuild/plan"
 )
 
 // treeHash hashes everything observable about a tree: names, types, modes,
@@ -206,9 +208,9 @@ func TestStageRootModule(t *testing.T) {
 		"plugins/p/go.mod":  "module example.com/p\n\nreplace example.com/app => ../..\n",
 		"plugins/p/main.go": mainGo("p"),
 	})
-	ws, err := Discover([]Target{
-		{Name: "app", Kind: KindHost, Dir: root},
-		{Name: "p", Kind: KindPlugin, Dir: filepath.Join(root, "plugins", "p")},
+	ws, err := Discover([]plan.Target{
+		{Name: "app", Kind: plan.Host, Dir: root},
+		{Name: "p", Kind: plan.Plugin, Dir: filepath.Join(root, "plugins", "p")},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,10 @@
 package tests
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	bkclient "github.com/moby/buildkit/client"
 
 	dcontainer "github.com/docker/docker/api/types/container"
 
@@ -47,7 +49,7 @@ func TestKilledAtEveryStep(t *testing.T) {
 	env := append(os.Environ(), "TMPDIR="+tmp)
 	dist := filepath.Join(project, "dist")
 	pbuild := func(ctx context.Context) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, bin, "build", "--progress=plain")
+		cmd := exec.CommandContext(ctx, bin, "build", "--progress=rawjson")
 		cmd.Dir, cmd.Env = project, env
 		return cmd
 	}
@@ -57,7 +59,7 @@ func TestKilledAtEveryStep(t *testing.T) {
 	last := outputOf(t, dist)
 	hello := filepath.Join(project, "plugins/hello/main.go")
 	text := "Hello, "
-	for i, step := range []string{"plan", "toolchain", "resolve", "build", "check", "output"} {
+	for i, step := range []string{"plan", "toolchain", "stage", "resolve", "compile", "inspect", "check", "install"} {
 		// Every killed build has something new to make.
 		src, err := os.ReadFile(hello)
 		if err != nil {
@@ -107,21 +109,26 @@ func killAt(t *testing.T, cmd *exec.Cmd, step string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The rawjson display writes every status as it comes: a step's vertex
+	// appears, started, when the step starts.
 	var seen []string
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		line := sc.Text()
-		seen = append(seen, line)
-		// "[   1.2s] step      message"
-		if _, rest, ok := strings.Cut(line, "] "); ok && strings.Fields(rest) != nil && strings.Fields(rest)[0] == step {
+	dec := json.NewDecoder(stderr)
+	for {
+		var ss bkclient.SolveStatus
+		if err := dec.Decode(&ss); err != nil {
+			break
+		}
+		started := false
+		for _, v := range ss.Vertexes {
+			seen = append(seen, v.Name)
+			started = started || v.Name == step && v.Started != nil && v.Completed == nil
+		}
+		if started {
 			cmd.Process.Signal(syscall.SIGKILL)
 			break
 		}
 	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	go io.Copy(io.Discard, stderr)
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {

@@ -19,13 +19,12 @@ import (
 
 	"github.com/docker/docker/client"
 
-	"github.com/pbuild/pbuild/builder"
 	"github.com/pbuild/pbuild/check"
 	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/dockerengine"
 	"github.com/pbuild/pbuild/loader/abi"
-	"github.com/pbuild/pbuild/resolve"
+	"github.com/pbuild/pbuild/plan"
 	"github.com/pbuild/pbuild/toolchain"
 )
 
@@ -38,13 +37,21 @@ import (
 // `pbuild check` (package check), the loader (the host opening the plugins
 // through github.com/pbuild/pbuild/loader) and reality (the host calling
 // plugin.Open in a process of its own, so that a fatal error cannot take the
-// test down). The project is tests/matrix.
+// test down). The same run is the differential suite (differential_test.go):
+// every variant and more scenarios in every load order. The project is
+// tests/matrix.
 
 const (
 	matrixPin   = "1.24.4" // the toolchain pbuild pins
 	matrixPatch = "1.24.3" // another patch release of it
+	// matrixFatal is a release whose runtime lays out module data
+	// otherwise: its plugins kill a go1.24 host.
+	matrixFatal = "1.26.8"
 	matrixBase  = "pbuild/base:bookworm"
 )
+
+// matrixToolchains are the toolchains the matrix builds with.
+var matrixToolchains = []string{matrixPin, matrixPatch, matrixFatal}
 
 // matrixArtifact is one file the matrix builds.
 type matrixArtifact struct {
@@ -58,10 +65,13 @@ type matrixArtifact struct {
 	env        []string // extra environment
 	flags      []string // extra go build flags
 	noTrimpath bool
-	copyOf     string // not built: a copy of that artifact under another name
+	// work builds in the workspace tests/matrix/go.work (host, api,
+	// plugins/b and the loader) instead of with the replaces of go.mod.
+	work   bool
+	copyOf string // not built: a copy of that artifact under another name
 }
 
-func (a matrixArtifact) plugin() bool { return strings.HasPrefix(a.pkg, "plugins/") }
+func (a matrixArtifact) plugin() bool { return strings.HasSuffix(a.id, ".so") }
 
 func (a matrixArtifact) toolchain() string {
 	if a.goVer == "" {
@@ -110,7 +120,36 @@ func matrixArtifacts() []matrixArtifact {
 		// and edited, under the same version.
 		{id: "a-checkout2.so", pkg: "plugins/a", tree: "copy"},
 		{id: "a-edited-api.so", pkg: "plugins/a", tree: "edited"},
+		// Stripped (-ldflags=-s -w): no symbol table, so no
+		// go:link.thispluginpath; x.pkg's path has a dot the linker escapes.
+		{id: "a-stripped.so", pkg: "plugins/a", flags: []string{"-ldflags=-s -w"}},
+		{id: "xpkg.so", pkg: "plugins/x.pkg"},
+		{id: "xpkg-stripped.so", pkg: "plugins/x.pkg", flags: []string{"-ldflags=-s -w"}},
+		// A plugin whose toolchain's runtime lays out module data otherwise.
+		{id: "b-go1.26.so", pkg: "plugins/b", goVer: matrixFatal},
+		// A workspace instead of directory replaces; a host linking none of
+		// the shared packages; a plugin whose main module is api.
+		{id: "host-ws", pkg: "host", work: true},
+		{id: "b-ws.so", pkg: "plugins/b", work: true},
+		{id: "host-min", pkg: "host", flags: []string{"-tags=minhost"}},
+		{id: "apiplug.so", pkg: "api/plug"},
+		{id: "apiplug-edited.so", pkg: "api/plug", tree: "edited"},
+		// C functions: c1 and c2 both define pb_answer; all of c1, c2, c3
+		// and the host define api/cshared's pb_shared; host-c defines
+		// pb_answer too.
+		{id: "c1.so", pkg: "plugins/c1"},
+		{id: "c2.so", pkg: "plugins/c2"},
+		{id: "c3.so", pkg: "plugins/c3"},
+		{id: "host-c", pkg: "host", flags: []string{"-tags=hostc"}},
 	}
+}
+
+// matrixLinks are made beside the built artifacts, and in the container
+// the hosts run in: name -> the artifact it links to, symbolically
+// ("-s") or as a hard link.
+var matrixLinks = []struct{ name, target, kind string }{
+	{"a-link.so", "a.so", "-s"},
+	{"a-hard.so", "a.so", ""},
 }
 
 // matrixVariant is one row of the matrix: a host and plugins loaded in order.
@@ -191,7 +230,8 @@ func TestSkewMatrix(t *testing.T) {
 		arts, variants = withoutGOAMD64(arts, variants)
 	}
 
-	// Toolchain images: the pin and another patch release of it.
+	// Toolchain images: the pin, another patch release of it, and a
+	// release whose plugins kill a host of the pin.
 	goEnv := matrixGoEnv()
 	maker := &toolchain.Maker{Engine: eng, Project: "skew-matrix", Fetcher: &toolchain.Fetcher{
 		Proxy:    goEnv["GOPROXY"],
@@ -201,7 +241,7 @@ func TestSkewMatrix(t *testing.T) {
 		HTTP:     http.DefaultClient,
 	}}
 	tcs := map[string]*toolchain.Toolchain{}
-	for _, v := range []string{matrixPin, matrixPatch} {
+	for _, v := range matrixToolchains {
 		t0 := time.Now()
 		tc, err := maker.Ensure(ctx, toolchain.Spec{Go: v, Base: matrixBase, GOOS: "linux", GOARCH: goarch})
 		if err != nil {
@@ -211,7 +251,7 @@ func TestSkewMatrix(t *testing.T) {
 		t.Logf("toolchain %s: %s (%.0fs)", tc.Go, tc.Image, time.Since(t0).Seconds())
 	}
 
-	// Build every artifact, one container per toolchain, both at once.
+	// Build every artifact, one container per toolchain, all at once.
 	// PBUILD_MATRIX_OUT keeps them, to look at afterwards.
 	out := os.Getenv("PBUILD_MATRIX_OUT")
 	if out == "" {
@@ -221,8 +261,8 @@ func TestSkewMatrix(t *testing.T) {
 	}
 	t0 := time.Now()
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, v := range []string{matrixPin, matrixPatch} {
+	errs := make([]error, len(matrixToolchains))
+	for i, v := range matrixToolchains {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -237,20 +277,31 @@ func TestSkewMatrix(t *testing.T) {
 	}
 	t.Logf("built %d artifacts (%.0fs)", len(arts), time.Since(t0).Seconds())
 
-	// Run the hosts, raw and through the loader, in a container without
-	// network on the glibc they were built for.
+	if err := matrixMakeLinks(out); err != nil {
+		t.Fatal(err)
+	}
+
+	// Every load order of every variant and scenario, raw and through the
+	// loader, in a container without network on the glibc they were built
+	// for.
+	scenarios := diffScenarios(variants)
+	var orders []matrixOrder
+	for _, sc := range scenarios {
+		orders = append(orders, sc.orders()...)
+	}
 	t0 = time.Now()
-	runs, err := matrixRun(ctx, eng, tcs[matrixPin].Image, out, variants)
+	execs, err := matrixRunAll(ctx, eng, tcs[matrixPin].Image, out, orders)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("ran %d hosts (%.0fs)", 2*len(variants), time.Since(t0).Seconds())
+	t.Logf("ran %d host processes (%.0fs)", 2*len(execs), time.Since(t0).Seconds())
 
-	// Compare.
+	// The matrix: each variant in its order, with the expected cause.
 	var rows []matrixRow
 	agreeRows, agreeLoads, loads, expected := 0, 0, 0, 0
-	for i, v := range variants {
-		r := matrixJudge(t, v, out, runs[i])
+	for _, v := range variants {
+		o := matrixOrder{host: v.host, plugins: v.plugins}
+		r := matrixJudge(t, v, out, execs[o.key()].runs(v.plugins))
 		rows = append(rows, r)
 		if r.agree {
 			agreeRows++
@@ -261,9 +312,33 @@ func TestSkewMatrix(t *testing.T) {
 		agreeLoads += r.agreeLoads
 		loads += len(v.plugins)
 	}
-	t.Logf("skew matrix (%s, toolchains %s and %s, %.0fs):\n\n%s\n%d/%d variants agree (%d/%d plugin loads); %d/%d as expected, with the expected cause\n",
-		goarch, matrixPin, matrixPatch, time.Since(start).Seconds(),
+	t.Logf("skew matrix (%s, toolchains %s, %.0fs):\n\n%s\n%d/%d variants agree (%d/%d plugin loads); %d/%d as expected, with the expected cause\n",
+		goarch, strings.Join(matrixToolchains, ", "), time.Since(start).Seconds(),
 		matrixTable(rows), agreeRows, len(variants), agreeLoads, loads, expected, len(variants))
+
+	// The differential suite: every load order.
+	fig := diffJudge(t, out, scenarios, execs)
+	t.Logf("differential suite (%s, %.0fs):\n\n%s\n%s\n", goarch, time.Since(start).Seconds(), fig.table, fig.summary())
+}
+
+// matrixMakeLinks makes matrixLinks in dir, replacing what is there.
+func matrixMakeLinks(dir string) error {
+	for _, l := range matrixLinks {
+		p := filepath.Join(dir, l.name)
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		var err error
+		if l.kind == "-s" {
+			err = os.Symlink(l.target, p)
+		} else {
+			err = os.Link(filepath.Join(dir, l.target), p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // withoutGOAMD64 drops the GOAMD64 artifacts and variants.
@@ -364,6 +439,7 @@ func matrixScript(goVer string, arts []matrixArtifact) string {
 	b.WriteString("cp -a /w /w-copy\n")
 	b.WriteString("cp -a /w /w-edited\n")
 	b.WriteString("printf '\\n// Edited is what changed under the same version.\\nfunc Edited() int { return 1 }\\n' >> /w-edited/tests/matrix/api/api.go\n")
+	b.WriteString("printf 'go 1.24.0\\n\\nuse (\\n\\t./api\\n\\t./host\\n\\t./plugins/b\\n\\t../../loader\\n)\\n' > /w/tests/matrix/go.work\n")
 	for _, a := range arts {
 		if a.copyOf != "" || a.toolchain() != goVer {
 			continue
@@ -383,7 +459,11 @@ func matrixScript(goVer string, arts []matrixArtifact) string {
 		args = append(args, "-o", "/out/"+a.id, ".")
 		fmt.Fprintf(&b, "echo '>>> %s' >&2\n", a.id)
 		fmt.Fprintf(&b, "cd %s/tests/matrix/%s && env", root, a.pkg)
-		for _, kv := range a.env {
+		env := a.env
+		if a.work {
+			env = append([]string{"GOWORK=" + root + "/tests/matrix/go.work"}, env...)
+		}
+		for _, kv := range env {
 			fmt.Fprintf(&b, " %s", shellQuote(kv))
 		}
 		for _, arg := range args {
@@ -428,7 +508,7 @@ func matrixBuild(ctx context.Context, eng container.Engine, tc *toolchain.Toolch
 	}
 	ca := matrixCABundle()
 	if ca != nil {
-		env = append(env, "SSL_CERT_FILE="+resolve.CABundlePath)
+		env = append(env, "SSL_CERT_FILE="+plan.CABundlePath)
 	}
 	sort.Strings(env)
 	repo := matrixRepo()
@@ -440,8 +520,8 @@ func matrixBuild(ctx context.Context, eng container.Engine, tc *toolchain.Toolch
 		Env:     env,
 		Network: true,
 		Mounts: []container.Mount{
-			{Volume: resolve.ModCacheVolume, Target: "/go/pkg/mod"},
-			{Volume: builder.CacheVolume, Target: "/root/.cache/go-build"},
+			{Volume: plan.ModCache, Target: "/go/pkg/mod"},
+			{Volume: plan.GoCache, Target: "/root/.cache/go-build"},
 		},
 	}, func(c *container.Container) error {
 		for _, dir := range []string{"tests/matrix", "loader"} {
@@ -450,7 +530,7 @@ func matrixBuild(ctx context.Context, eng container.Engine, tc *toolchain.Toolch
 			}
 		}
 		if ca != nil {
-			if err := c.CopyTo(ctx, "/", matrixFileTar(resolve.CABundlePath, ca)); err != nil {
+			if err := c.CopyTo(ctx, "/", matrixFileTar(plan.CABundlePath, ca)); err != nil {
 				return err
 			}
 		}
@@ -466,7 +546,8 @@ func matrixBuild(ctx context.Context, eng container.Engine, tc *toolchain.Toolch
 			return err
 		}
 		defer rc.Close()
-		return archive.Extract(rc, out, "out")
+		_, err = archive.Extract(ctx, rc, out, archive.ExtractOptions{Strip: "out", Overwrite: true})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("build with %s: %w", tc.Go, err)
@@ -483,7 +564,7 @@ func matrixRepo() string {
 // leading slash) in the container.
 func matrixCopyDir(ctx context.Context, c *container.Container, dir, dst string) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.WriteDir(pw, dir, dst)) }()
+	go func() { pw.CloseWithError(archive.WriteDir(ctx, pw, dir, dst)) }()
 	err := c.CopyTo(ctx, "/", pr)
 	pr.Close()
 	return err
@@ -516,41 +597,6 @@ func (o matrixOutcome) loads(p string) bool { return o.ok[p] }
 // matrixRuns are the two runs of one variant.
 type matrixRuns struct {
 	raw, loader matrixOutcome
-}
-
-// runDir is where the artifacts are in the run container.
-const runDir = "/run/matrix"
-
-// matrixRun runs every variant's host twice, raw and through the loader,
-// in one container without network.
-func matrixRun(ctx context.Context, eng container.Engine, image, out string, variants []matrixVariant) ([]matrixRuns, error) {
-	runs := make([]matrixRuns, len(variants))
-	err := container.Use(ctx, eng, container.Spec{Image: image, Step: "skew-matrix-run", Project: "skew-matrix"}, func(c *container.Container) error {
-		if err := matrixCopyDir(ctx, c, out, strings.TrimPrefix(runDir, "/")); err != nil {
-			return err
-		}
-		for i, v := range variants {
-			for _, mode := range []string{"raw", "loader"} {
-				cmd := []string{"timeout", "-s", "KILL", "120", runDir + "/" + v.host, mode}
-				for _, p := range v.plugins {
-					cmd = append(cmd, runDir+"/"+p)
-				}
-				var stdout, stderr bytes.Buffer
-				code, err := c.Exec(ctx, container.Exec{Cmd: cmd, Dir: runDir, Stdout: &stdout, Stderr: &stderr})
-				if err != nil {
-					return err
-				}
-				o := parseOutcome(v.plugins, stdout.String(), stderr.String(), code)
-				if mode == "raw" {
-					runs[i].raw = o
-				} else {
-					runs[i].loader = o
-				}
-			}
-		}
-		return nil
-	})
-	return runs, err
 }
 
 // parseOutcome reads the host's lines; plugins it never reported on failed

@@ -1,7 +1,6 @@
 package toolchain
 
 import (
-	"archive/tar"
 	"archive/zip"
 	"bytes"
 	"context"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pbuild/pbuild/images"
+	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/container"
 )
 
@@ -142,7 +142,7 @@ func (m *Maker) Ensure(ctx context.Context, spec Spec) (*Toolchain, error) {
 
 func (m *Maker) build(ctx context.Context, tag string, spec Spec, baseID string, f *Fetched) (string, error) {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeBuildContext(pw, f.Zip)) }()
+	go func() { pw.CloseWithError(writeBuildContext(ctx, pw, f.Zip)) }()
 	defer pr.Close()
 	id, err := m.Engine.BuildImage(ctx, tag, pr,
 		map[string]string{"BASE": spec.Base},
@@ -219,25 +219,17 @@ func parseProbe(tc *Toolchain, out string) error {
 	return nil
 }
 
-// writeBuildContext streams the image's build context: the recipe as
-// Dockerfile and the toolchain module's files under go/, with the exec bits
-// the module zip cannot carry restored.
-func writeBuildContext(w io.Writer, zipPath string) error {
+// writeBuildContext streams the image's build context (package archive):
+// the recipe as Dockerfile and the toolchain module's files under go/, with
+// the exec bits the module zip cannot carry restored, all at the epoch.
+func writeBuildContext(ctx context.Context, w io.Writer, zipPath string) error {
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
 		return fmt.Errorf("open toolchain zip: %w", err)
 	}
 	defer zr.Close()
-	tw := tar.NewWriter(w)
 	epoch := time.Unix(0, 0)
-	recipe := images.ToolchainDockerfile()
-	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(recipe)), ModTime: epoch}); err != nil {
-		return err
-	}
-	if _, err := tw.Write(recipe); err != nil {
-		return err
-	}
-	dirs := map[string]bool{}
+	entries := []archive.Entry{archive.Bytes("Dockerfile", images.ToolchainDockerfile(), false, epoch)}
 	for _, zf := range zr.File {
 		// Entries are "golang.org/toolchain@VERSION/<goroot path>".
 		_, rel, ok := strings.Cut(zf.Name, "@")
@@ -248,39 +240,13 @@ func writeBuildContext(w io.Writer, zipPath string) error {
 		if !ok || rel == "" || strings.HasSuffix(rel, "/") {
 			continue
 		}
-		name := path.Join("go", rel)
-		if err := writeParents(tw, dirs, path.Dir(name), epoch); err != nil {
-			return err
-		}
-		mode := int64(0o644)
-		if isExecutable(rel) {
-			mode = 0o755
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(zf.UncompressedSize64), ModTime: epoch}); err != nil {
-			return err
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(tw, rc)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("toolchain zip %s: %w", zf.Name, err)
-		}
+		entries = append(entries, archive.Entry{Name: path.Join("go", rel), Exec: isExecutable(rel), ModTime: epoch,
+			Size: int64(zf.UncompressedSize64), Open: zf.Open})
 	}
-	return tw.Close()
-}
-
-func writeParents(tw *tar.Writer, seen map[string]bool, dir string, mtime time.Time) error {
-	if dir == "." || seen[dir] {
-		return nil
+	if err := archive.Write(ctx, w, entries, archive.WriteOptions{}); err != nil {
+		return fmt.Errorf("toolchain build context: %w", err)
 	}
-	if err := writeParents(tw, seen, path.Dir(dir), mtime); err != nil {
-		return err
-	}
-	seen[dir] = true
-	return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: mtime})
+	return nil
 }
 
 // isExecutable reports whether a GOROOT-relative file is a program: the go

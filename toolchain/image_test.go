@@ -39,7 +39,7 @@ func TestWriteBuildContext(t *testing.T) {
 	)
 	zp := writeZipFile(t, containertest.ToolchainZip(t, testVersion, fs))
 	var buf bytes.Buffer
-	if err := writeBuildContext(&buf, zp); err != nil {
+	if err := writeBuildContext(context.Background(), &buf, zp); err != nil {
 		t.Fatal(err)
 	}
 	items, err := containertest.ReadTar(&buf)
@@ -109,10 +109,10 @@ func TestWriteBuildContext(t *testing.T) {
 
 	// The context is the same every time.
 	var first, again bytes.Buffer
-	if err := writeBuildContext(&first, zp); err != nil {
+	if err := writeBuildContext(context.Background(), &first, zp); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeBuildContext(&again, zp); err != nil {
+	if err := writeBuildContext(context.Background(), &again, zp); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(first.Bytes(), again.Bytes()) {
@@ -121,7 +121,7 @@ func TestWriteBuildContext(t *testing.T) {
 }
 
 func TestWriteBuildContextErrors(t *testing.T) {
-	if err := writeBuildContext(io.Discard, filepath.Join(t.TempDir(), "missing.zip")); err == nil || !strings.HasPrefix(err.Error(), "open toolchain zip: ") {
+	if err := writeBuildContext(context.Background(), io.Discard, filepath.Join(t.TempDir(), "missing.zip")); err == nil || !strings.HasPrefix(err.Error(), "open toolchain zip: ") {
 		t.Errorf("missing zip: %v", err)
 	}
 	// An entry outside the module's directory.
@@ -135,7 +135,7 @@ func TestWriteBuildContextErrors(t *testing.T) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	err := writeBuildContext(io.Discard, writeZipFile(t, buf.Bytes()))
+	err := writeBuildContext(context.Background(), io.Discard, writeZipFile(t, buf.Bytes()))
 	if err == nil || err.Error() != `toolchain zip: unexpected entry "stray.txt"` {
 		t.Errorf("stray entry: %v", err)
 	}

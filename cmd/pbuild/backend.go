@@ -8,6 +8,7 @@ import (
 	"github.com/pbuild/pbuild/builder"
 	"github.com/pbuild/pbuild/internal/buildkitengine"
 	"github.com/pbuild/pbuild/internal/dockerengine"
+	"github.com/pbuild/pbuild/internal/progress"
 )
 
 // backendOptions choose where resolve and compile run.
@@ -30,15 +31,17 @@ func (o *backendOptions) flags(cmd *cobra.Command, d *deps) {
 	f.StringVar(&o.serverName, "buildkit-tlsservername", "", "server name to verify on a tcp:// BuildKit daemon")
 }
 
-// connect dials the BuildKit daemon when the build runs there; nil means
-// the Docker backend.
-func (o *backendOptions) connect(ctx context.Context, d *deps, root *rootOptions, eng *dockerengine.Engine) (*builder.BuildKit, error) {
+// connect dials the BuildKit daemon when the build runs there and makes
+// it the build's backend; otherwise the Docker backend stays. The function
+// returned closes what was dialled.
+func (o *backendOptions) connect(ctx context.Context, d *deps, eng *dockerengine.Engine, prog *progress.Printer, bopts *builder.Options) (func(), error) {
+	none := func() {}
 	switch o.backend {
 	case "docker":
-		return nil, nil
+		return none, nil
 	case "auto":
 		if o.addr == "" {
-			return nil, nil
+			return none, nil
 		}
 	case "buildkit":
 	default:
@@ -56,20 +59,12 @@ func (o *backendOptions) connect(ctx context.Context, d *deps, root *rootOptions
 	if err != nil {
 		return nil, err
 	}
-	mode, err := buildkitengine.ParseProgress(root.progress)
-	if err != nil {
-		c.Close()
-		return nil, usageErrorf("%v", err)
-	}
-	bk := &builder.BuildKit{
+	bopts.Backend = &buildkitengine.Backend{
 		Client:   c,
 		Remote:   addr != buildkitengine.DockerAddr && addr != "docker://",
 		Docker:   eng.Client(),
 		CacheDir: d.env.CacheDir,
-		Progress: mode,
+		Status:   prog.Write,
 	}
-	if root.progress != "quiet" {
-		bk.ProgressOut = d.stderr
-	}
-	return bk, nil
+	return func() { c.Close() }, nil
 }

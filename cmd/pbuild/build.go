@@ -12,14 +12,18 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/cobra"
 
 	"github.com/pbuild/pbuild/builder"
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/digest"
+	"github.com/pbuild/pbuild/internal/dockerbackend"
 	"github.com/pbuild/pbuild/internal/dockerengine"
+	"github.com/pbuild/pbuild/internal/progress"
 	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/plan"
 )
 
 type buildOptions struct {
@@ -82,26 +86,12 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 		}
 		pin.Host = true
 	}
-	eng, err := d.engine(ctx)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	bopts, err := d.buildOptions(root, eng)
-	if err != nil {
-		return err
-	}
-	bopts.OutputClean, bopts.Pin = opts.outputClean, pin
-	if bopts.BuildKit, err = opts.backend.connect(ctx, d, root, eng); err != nil {
-		return err
-	}
-	if bopts.BuildKit != nil {
-		defer bopts.BuildKit.Client.Close()
-	}
-	// Only a build can find its output up to date, so only it needs to
-	// know which pbuild it is (a rebuild always builds).
-	bopts.Force, bopts.ToolID = opts.force, d.toolID()
-	res, err := builder.Build(ctx, cfg, bopts)
+	res, err := d.build(ctx, root, &opts.backend, cfg, func(bo *builder.Options) {
+		bo.OutputClean, bo.Pin = opts.outputClean, pin
+		// Only a build can find its output up to date, so only it needs
+		// to know which pbuild it is (a rebuild always builds).
+		bo.Force, bo.ToolID = opts.force, d.toolID()
+	})
 	if err != nil {
 		return err
 	}
@@ -158,8 +148,39 @@ func printBuildReport(d *deps, cfg *config.Config, rep buildReport) error {
 	return nil
 }
 
-// buildOptions are the builder's options from the environment and flags.
-func (d *deps) buildOptions(root *rootOptions, eng *dockerengine.Engine) (builder.Options, error) {
+// build builds cfg on the engine and the backend the flags choose, with
+// options set, showing progress in the command's one display, which is
+// done when build returns.
+func (d *deps) build(ctx context.Context, root *rootOptions, bk *backendOptions, cfg *config.Config, set func(*builder.Options)) (*builder.Result, error) {
+	prog, err := d.progress(root)
+	if err != nil {
+		return nil, err
+	}
+	res, err := func() (*builder.Result, error) {
+		eng, err := d.engine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer eng.Close()
+		bopts, err := d.buildOptions(eng, prog)
+		if err != nil {
+			return nil, err
+		}
+		set(&bopts)
+		closeBackend, err := bk.connect(ctx, d, eng, prog, &bopts)
+		if err != nil {
+			return nil, err
+		}
+		defer closeBackend()
+		return builder.Build(ctx, cfg, bopts)
+	}()
+	prog.Close(err)
+	return res, err
+}
+
+// buildOptions are the builder's options from the environment and flags,
+// showing progress on prog.
+func (d *deps) buildOptions(eng *dockerengine.Engine, prog *progress.Printer) (builder.Options, error) {
 	var ca []byte
 	if d.env.CAFile != "" {
 		var err error
@@ -167,20 +188,30 @@ func (d *deps) buildOptions(root *rootOptions, eng *dockerengine.Engine) (builde
 			return builder.Options{}, fmt.Errorf("read CA bundle: %w", err)
 		}
 	}
-	prog := newProgress(d.stderr, root.progress)
-	if root.json && root.progress == "auto" {
-		prog.mode = "quiet"
-	}
 	return builder.Options{
-		Engine:     eng,
+		Engine: eng,
+		Backend: &dockerbackend.Backend{Engine: eng, Owner: d.env.Self.String(),
+			OnEvent: func(m string) { prog.Step(string(builder.StepCompile), m) }},
 		Fetcher:    d.fetcher(),
-		GOOS:       d.env.GOOS,
-		GOARCH:     d.env.GOARCH,
+		Platform:   plan.Platform{OS: d.env.GOOS, Arch: d.env.GOARCH},
 		ResolveEnv: d.env.resolveEnv(),
 		CABundle:   ca,
-		OnEvent:    prog.event,
+		OnEvent:    func(e builder.Event) { prog.Step(string(e.Step), e.Message) },
 		Self:       d.env.Self,
 	}, nil
+}
+
+// progress is the command's one display, on stderr; quiet for --json
+// unless a mode was asked for.
+func (d *deps) progress(root *rootOptions) (*progress.Printer, error) {
+	mode, err := progress.ParseMode(root.progress)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	if root.json && root.progress == "auto" {
+		mode = progressui.QuietMode
+	}
+	return progress.New(d.stderr, mode)
 }
 
 // toolID identifies this pbuild: the sha256 of its executable, or of

@@ -17,6 +17,7 @@ type rebuildOptions struct {
 	file        string
 	out         string
 	outputClean bool
+	backend     backendOptions
 }
 
 func rebuildCmd(d *deps, root *rootOptions) *cobra.Command {
@@ -40,6 +41,7 @@ the packages whose hashes differ. Exit 1 on any difference.`,
 	cmd.Flags().StringVarP(&opts.file, "file", "f", "", "config file (default: SOURCE/pbuild.yaml)")
 	cmd.Flags().StringVar(&opts.out, "out", "", "keep the rebuilt artifacts in this directory, which must be new, empty, or an earlier pbuild output (default: a temporary one, removed)")
 	cmd.Flags().BoolVar(&opts.outputClean, "output-clean", false, "replace the --out directory even when pbuild did not make it, with everything in it")
+	opts.backend.flags(cmd, d)
 	return cmd
 }
 
@@ -65,19 +67,11 @@ func runRebuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *rebuildOpt
 		defer owner.RemoveMarked(tmp)
 		out = filepath.Join(tmp, "dist")
 	}
-	eng, err := d.engine(cmd.Context())
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	bopts, err := d.buildOptions(root, eng)
-	if err != nil {
-		return err
-	}
-	// A rebuild proves the recorded bytes come out again: it reuses no
-	// earlier output.
-	bopts.Pin, bopts.Output, bopts.Force, bopts.OutputClean = pin, out, true, opts.outputClean
-	res, err := builder.Build(cmd.Context(), cfg, bopts)
+	res, err := d.build(cmd.Context(), root, &opts.backend, cfg, func(bo *builder.Options) {
+		// A rebuild proves the recorded bytes come out again: it reuses
+		// no earlier output.
+		bo.Pin, bo.Output, bo.Force, bo.OutputClean = pin, out, true, opts.outputClean
+	})
 	if err != nil {
 		return err
 	}

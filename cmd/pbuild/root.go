@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbuild/pbuild/internal/dockerengine"
+	"github.com/pbuild/pbuild/internal/progress"
 	"github.com/pbuild/pbuild/toolchain"
 )
 
@@ -74,18 +75,17 @@ func newRootCmd(d *deps) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			switch opts.progress {
-			case "auto", "plain", "quiet", "tty", "rawjson":
-				return nil
+			if _, err := progress.ParseMode(opts.progress); err != nil {
+				return usageErrorf("--progress must be auto, plain, quiet, tty or rawjson, not %q", opts.progress)
 			}
-			return usageErrorf("--progress must be auto, plain, quiet, tty or rawjson, not %q", opts.progress)
+			return nil
 		},
 	}
 	defaultProgress := "auto"
 	if d.env.Progress != "" {
 		defaultProgress = d.env.Progress
 	}
-	cmd.PersistentFlags().StringVar(&opts.progress, "progress", defaultProgress, "progress output: auto, plain or quiet (default from BUILDKIT_PROGRESS)")
+	cmd.PersistentFlags().StringVar(&opts.progress, "progress", defaultProgress, "progress output: auto, tty, plain, quiet or rawjson, as docker buildx shows it (default from BUILDKIT_PROGRESS)")
 	cmd.PersistentFlags().BoolVar(&opts.json, "json", false, "print reports as JSON")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	cmd.AddCommand(buildCmd(d, opts), checkCmd(d, opts), rebuildCmd(d, opts), doctorCmd(d, opts), versionCmd(d, opts), keygenCmd(d, opts), bundleCmd(d, opts), verifyCmd(d, opts))

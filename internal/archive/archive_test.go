@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -125,7 +126,7 @@ func TestWriteDirExtractRoundTrip(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	if err := WriteDir(&buf, src, "src"); err != nil {
+	if err := WriteDir(context.Background(), &buf, src, "src"); err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range entries(t, buf.Bytes()) {
@@ -142,7 +143,7 @@ func TestWriteDirExtractRoundTrip(t *testing.T) {
 	}
 
 	dst := t.TempDir()
-	if err := Extract(bytes.NewReader(buf.Bytes()), dst, "src"); err != nil {
+	if err := extractStrip(bytes.NewReader(buf.Bytes()), dst, "src"); err != nil {
 		t.Fatal(err)
 	}
 	got, gotModes := readTree(t, dst)
@@ -196,7 +197,7 @@ func TestWriteDirDeterministic(t *testing.T) {
 
 	write := func(dir string) []byte {
 		var buf bytes.Buffer
-		if err := WriteDir(&buf, dir, "p"); err != nil {
+		if err := WriteDir(context.Background(), &buf, dir, "p"); err != nil {
 			t.Fatal(err)
 		}
 		return buf.Bytes()
@@ -302,7 +303,7 @@ func TestExtractRejectsUnsafeEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 			data := makeTar(t, tt.entry)
-			err := Extract(bytes.NewReader(data), dst, tt.strip)
+			err := extractStrip(bytes.NewReader(data), dst, tt.strip)
 			if !errors.Is(err, ErrUnsafeEntry) {
 				t.Fatalf("Extract = %v, want an error wrapping ErrUnsafeEntry", err)
 			}
@@ -331,7 +332,7 @@ func TestExtractStopsAtUnsafeEntry(t *testing.T) {
 		reg("out/../../escape.txt", "evil"),
 		reg("out/after.txt", "after"),
 	)
-	err := Extract(bytes.NewReader(data), dst, "out")
+	err := extractStrip(bytes.NewReader(data), dst, "out")
 	if !errors.Is(err, ErrUnsafeEntry) {
 		t.Fatalf("Extract = %v, want ErrUnsafeEntry", err)
 	}
@@ -402,7 +403,7 @@ func TestExtractStrip(t *testing.T) {
 			if tt.data != nil {
 				in = tt.data
 			}
-			err := Extract(bytes.NewReader(in), dst, tt.strip)
+			err := extractStrip(bytes.NewReader(in), dst, tt.strip)
 			if tt.err {
 				if !errors.Is(err, ErrUnsafeEntry) {
 					t.Fatalf("Extract = %v, want ErrUnsafeEntry", err)
@@ -432,7 +433,10 @@ func TestExtractOverwritesFileAndMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := makeTar(t, reg("tool", "new"))
-	if err := Extract(bytes.NewReader(data), dst, ""); err != nil {
+	if _, err := Extract(context.Background(), bytes.NewReader(data), dst, ExtractOptions{}); !errors.Is(err, ErrUnsafeEntry) {
+		t.Fatalf("Extract over an existing file without Overwrite = %v, want ErrUnsafeEntry", err)
+	}
+	if _, err := Extract(context.Background(), bytes.NewReader(data), dst, ExtractOptions{Overwrite: true}); err != nil {
 		t.Fatal(err)
 	}
 	got, modes := readTree(t, dst)
@@ -443,13 +447,19 @@ func TestExtractOverwritesFileAndMode(t *testing.T) {
 
 func TestExtractTruncatedArchive(t *testing.T) {
 	data := makeTar(t, reg("big.txt", strings.Repeat("x", 4096)))
-	err := Extract(bytes.NewReader(data[:1024]), t.TempDir(), "")
+	err := extractStrip(bytes.NewReader(data[:1024]), t.TempDir(), "")
 	if err == nil {
 		t.Fatal("Extract of a truncated archive succeeded")
 	}
 	if errors.Is(err, ErrUnsafeEntry) {
 		t.Errorf("truncated archive reported as unsafe: %v", err)
 	}
+}
+
+// extractStrip extracts a plain tar stream below dst, strip removed.
+func extractStrip(r io.Reader, dst, strip string) error {
+	_, err := Extract(context.Background(), r, dst, ExtractOptions{Strip: strip})
+	return err
 }
 
 func equalTrees(a, b tree) bool {
@@ -478,7 +488,7 @@ func TestWriteFiles(t *testing.T) {
 	writeTree(t, src, tree{"host": "h", "plugins/a.so": "a", "plugins/b.so": "b", "manifest.json": "{}", "deep/x/y/z": "z"},
 		map[string]os.FileMode{"host": 0o755})
 	var buf bytes.Buffer
-	if err := WriteFiles(&buf, src, "out", []string{"host", "plugins/a.so", "plugins/b.so", "deep/x/y/z"}); err != nil {
+	if err := WriteFiles(context.Background(), &buf, src, "out", []string{"host", "plugins/a.so", "plugins/b.so", "deep/x/y/z"}); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
@@ -486,12 +496,12 @@ func TestWriteFiles(t *testing.T) {
 		names = append(names, h.Name)
 		checkTime(t, src, "out", &h)
 	}
-	want := []string{"out/host", "out/plugins/", "out/plugins/a.so", "out/plugins/b.so", "out/deep/", "out/deep/x/", "out/deep/x/y/", "out/deep/x/y/z"}
+	want := []string{"out/deep/", "out/deep/x/", "out/deep/x/y/", "out/deep/x/y/z", "out/host", "out/plugins/", "out/plugins/a.so", "out/plugins/b.so"}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("entries = %q\nwant      %q", names, want)
 	}
 	dst := t.TempDir()
-	if err := Extract(bytes.NewReader(buf.Bytes()), dst, "out"); err != nil {
+	if err := extractStrip(bytes.NewReader(buf.Bytes()), dst, "out"); err != nil {
 		t.Fatal(err)
 	}
 	got, modes := readTree(t, dst)
@@ -503,11 +513,11 @@ func TestWriteFiles(t *testing.T) {
 	}
 
 	for _, bad := range []string{"../x", "/etc/passwd", ".", "a/../../b", ""} {
-		if err := WriteFiles(io.Discard, src, "out", []string{bad}); err == nil {
+		if err := WriteFiles(context.Background(), io.Discard, src, "out", []string{bad}); err == nil {
 			t.Errorf("WriteFiles(%q) succeeded", bad)
 		}
 	}
-	if err := WriteFiles(io.Discard, src, "out", []string{"missing"}); err == nil {
+	if err := WriteFiles(context.Background(), io.Discard, src, "out", []string{"missing"}); err == nil {
 		t.Error("WriteFiles of a missing file succeeded")
 	}
 }
@@ -537,7 +547,7 @@ func TestContentTimes(t *testing.T) {
 		src := t.TempDir()
 		writeTree(t, src, tree{"main.go": content}, nil)
 		var buf bytes.Buffer
-		if err := WriteDir(&buf, src, "src"); err != nil {
+		if err := WriteDir(context.Background(), &buf, src, "src"); err != nil {
 			t.Fatal(err)
 		}
 		for _, h := range entries(t, buf.Bytes()) {

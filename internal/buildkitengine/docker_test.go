@@ -22,6 +22,8 @@ import (
 	"github.com/pbuild/pbuild/internal/archive"
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/dockerengine"
+
+	"github.com/pbuild/pbuild/internal/progress"
 )
 
 // testGo is the toolchain the integration tests look for, by the label the
@@ -88,7 +90,12 @@ func dialDockerBK(t *testing.T, cli *dockerclient.Client) *client.Client {
 // progressOut is where tests show BuildKit's progress: plain, in the test log
 // with -v.
 func solveOpts(t *testing.T, out string, dirs map[string]string) SolveOptions {
-	return SolveOptions{LocalDirs: dirs, OutputDir: out, Progress: progressui.PlainMode, ProgressOut: testWriter{t}}
+	p, err := progress.New(testWriter{t}, progressui.PlainMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(nil) })
+	return SolveOptions{LocalDirs: dirs, OutputDir: out, Status: p.Write}
 }
 
 type testWriter struct{ t *testing.T }
@@ -129,9 +136,14 @@ func TestDockerBuildKitGoVersion(t *testing.T) {
 
 	// rawjson progress: one JSON status per line.
 	var js bytes.Buffer
-	if _, err := Solve(context.Background(), c, goVersionState(ToolchainImage(ref, nil), nonce), SolveOptions{OutputDir: t.TempDir(), Progress: progressui.RawJSONMode, ProgressOut: &js}); err != nil {
+	p, err := progress.New(&js, progressui.RawJSONMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Solve(context.Background(), c, goVersionState(ToolchainImage(ref, nil), nonce), SolveOptions{OutputDir: t.TempDir(), Status: p.Write}); err != nil {
 		t.Fatalf("solve with rawjson progress: %v", err)
 	}
+	p.Close(nil)
 	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
 	for _, l := range lines {
 		var ss client.SolveStatus
@@ -287,7 +299,7 @@ func TestDockerBuildKitCompileReproducible(t *testing.T) {
 	start := time.Now()
 	err = container.Use(ctx, eng, container.Spec{Image: ref, Step: "buildkitengine-test", Env: tinyEnv}, func(ctr *container.Container) error {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(archive.WriteDir(pw, src, "src")) }()
+		go func() { pw.CloseWithError(archive.WriteDir(ctx, pw, src, "src")) }()
 		if err := ctr.CopyTo(ctx, "/", pr); err != nil {
 			return err
 		}
@@ -306,7 +318,8 @@ func TestDockerBuildKitCompileReproducible(t *testing.T) {
 			return err
 		}
 		defer rc.Close()
-		return archive.Extract(rc, dockerOut, "out")
+		_, err = archive.Extract(ctx, rc, dockerOut, archive.ExtractOptions{Strip: "out"})
+		return err
 	})
 	if err != nil {
 		t.Fatalf("docker backend compile: %v", err)

@@ -11,28 +11,31 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/pbuild/pbuild/plan"
 )
 
-// Paths inside the Runs, the same as the Docker backend's containers use, so
-// both backends compile the same command lines in the same places.
+// Paths inside the Runs: plan's, the same as the Docker backend's
+// containers use, so both backends compile the same command lines in the
+// same places.
 const (
-	SourceDir = "/src" // the staged workspace
-	TmpDir    = "/tmp" // the go command's work directories, in memory
-	OutDir    = "/out" // a Run's outputs
-	// CABundleDir holds the forwarded CA bundle as CABundleFile; together
-	// they are resolve.CABundlePath.
+	SourceDir = plan.SourceDir // the staged workspace
+	TmpDir    = plan.TmpDir    // the go command's work directories, in memory
+	OutDir    = plan.OutDir    // a Run's outputs
+	// CABundleDir holds the forwarded CA bundle as CABundleFile: together
+	// plan.CABundlePath.
 	CABundleDir  = "/etc/pbuild"
 	CABundleFile = "ca-certificates.crt"
 	// GoCacheDir and GoModCacheDir are the toolchain image's GOCACHE and
 	// GOMODCACHE.
-	GoCacheDir    = "/root/.cache/go-build"
-	GoModCacheDir = "/go/pkg/mod"
+	GoCacheDir    = plan.GoCacheDir
+	GoModCacheDir = plan.ModDir
 )
 
 // Cache mount IDs: BuildKit keeps one persistent directory per ID.
 const (
-	GoCacheID    = "pbuild-gocache"
-	GoModCacheID = "pbuild-gomodcache"
+	GoCacheID    = plan.GoCache
+	GoModCacheID = plan.ModCache
 )
 
 // SourceContext is the local context the Solve must be given the staged
@@ -164,54 +167,6 @@ type ResolveSpec struct {
 	Graph bool
 }
 
-// resolveStep is a command of the resolve Run, announced on stderr under
-// its name so that a failure names its step (ResolveFailure).
-type resolveStep struct{ name, cmd string }
-
-// steps are the resolve Run's commands: go work use (when UseDirs are
-// set), go list -m all, go mod graph (when Graph is set), go work vendor,
-// and the export of their results.
-func (s ResolveSpec) steps() []resolveStep {
-	var steps []resolveStep
-	for _, d := range s.UseDirs {
-		steps = append(steps, resolveStep{"go work use", "go work use " + shellQuote("./"+d)})
-	}
-	steps = append(steps, resolveStep{"go list -m all", "go list -mod=readonly -m -json all > " + OutDir + "/" + BuildListFile})
-	if s.Graph {
-		steps = append(steps, resolveStep{"go mod graph", "go mod graph > " + OutDir + "/" + GraphFile})
-	}
-	export := "if [ -d " + VendorDir + " ]; then cp -a " + VendorDir + " " + OutDir + "/; fi && cp -a " + WorkSumFile + " " + OutDir + "/"
-	if len(s.UseDirs) > 0 {
-		export += " && cp -a " + WorkFile + " " + OutDir + "/"
-	}
-	return append(steps,
-		resolveStep{"go work vendor", "go work vendor"},
-		resolveStep{"go.work.sum", "touch " + WorkSumFile},
-		resolveStep{"export", export},
-	)
-}
-
-// shellQuote quotes s for /bin/sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// stepMarker starts the stderr line announcing a resolve step.
-const stepMarker = "pbuild-step: "
-
-// Script is the shell script the resolve Run executes in SourceDir.
-func (s ResolveSpec) Script() string {
-	var b strings.Builder
-	b.WriteString("set -e\n")
-	for _, st := range s.steps() {
-		fmt.Fprintf(&b, "echo '%s%s' >&2\n%s\n", stepMarker, st.name, st.cmd)
-	}
-	return b.String()
-}
-
-// ResolveName is the resolve Run's vertex name.
-const ResolveName = "resolve: go list -m all, go work vendor"
-
 // proxyKeys are the variables BuildKit's proxy settings carry.
 var proxyKeys = map[string]func(*llb.ProxyEnv, string){
 	"HTTP_PROXY":  func(p *llb.ProxyEnv, v string) { p.HTTPProxy = v },
@@ -226,13 +181,16 @@ var proxyKeys = map[string]func(*llb.ProxyEnv, string){
 	"all_proxy":   func(p *llb.ProxyEnv, v string) { p.AllProxy = v },
 }
 
-// Resolve is the resolve Run: in the staged workspace, with the network,
-// it lists the build list and vendors it, the module cache persisting in a
+// Resolve is the resolve step: in the staged workspace, with the network,
+// one Run per command (`go work use` of UseDirs, `go list -m -json all`,
+// `go mod graph` with Graph, `go work vendor`), each named after its
+// command so that a failure names it, the module cache persisting in a
 // BuildKit cache mount. The returned state holds BuildListFile,
-// WorkSumFile and, when anything was vendored, VendorDir: put the last two
-// into the staging directory, as the Docker backend copies them out.
+// WorkSumFile, GraphFile with Graph, WorkFile with UseDirs and, when
+// anything was vendored, VendorDir: put all but the first two into the
+// staging directory, as the Docker backend copies them out.
 func Resolve(tc Toolchain, spec ResolveSpec) (llb.State, error) {
-	env := []string{"GOWORK=" + SourceDir + "/go.work", "GOTOOLCHAIN=local", "GOTELEMETRY=off"}
+	var env []string
 	var proxy llb.ProxyEnv
 	hasProxy := false
 	for _, kv := range spec.Env {
@@ -247,15 +205,12 @@ func Resolve(tc Toolchain, spec ResolveSpec) (llb.State, error) {
 		}
 		env = append(env, kv)
 	}
-	if len(spec.CABundle) > 0 {
-		env = append(env, "SSL_CERT_FILE="+CABundleDir+"/"+CABundleFile)
-	}
 	for _, d := range spec.UseDirs {
 		if !isRelPath(d) {
 			return llb.State{}, fmt.Errorf("resolve: module directory %q is not a clean relative path", d)
 		}
 	}
-	opts, err := tc.runOpts(SourceDir, env)
+	base, err := tc.runOpts(SourceDir, env)
 	if err != nil {
 		return llb.State{}, err
 	}
@@ -263,26 +218,65 @@ func Resolve(tc Toolchain, spec ResolveSpec) (llb.State, error) {
 	if modCache == "" {
 		modCache = GoModCacheID
 	}
-	opts = append(opts,
-		llb.Args([]string{"/bin/sh", "-c", spec.Script()}),
+	base = append(base,
 		llb.Network(llb.NetModeSandbox),
-		llb.AddMount(SourceDir, spec.Source),
 		llb.AddMount(GoModCacheDir, llb.Scratch(), llb.AsPersistentCacheDir(modCache, llb.CacheMountShared)),
-		llb.WithCustomName(ResolveName),
 	)
 	if hasProxy {
-		opts = append(opts, llb.WithProxy(proxy))
+		base = append(base, llb.WithProxy(proxy))
 	}
 	if spec.NoCache {
-		opts = append(opts, llb.IgnoreCache)
+		base = append(base, llb.IgnoreCache)
 	}
 	if len(spec.CABundle) > 0 {
 		ca := llb.Scratch().File(llb.Mkfile("/"+CABundleFile, 0o644, spec.CABundle), llb.WithCustomName("CA bundle"))
-		opts = append(opts, llb.AddMount(CABundleDir, ca, llb.Readonly))
+		base = append(base, llb.AddMount(CABundleDir, ca, llb.Readonly))
 	}
-	run := tc.Root.Run(opts...)
-	return run.AddMount(OutDir, llb.Scratch()), nil
+	// run runs one command on src, returning the workspace after it and
+	// what it wrote to OutDir.
+	run := func(name, cmd string, src llb.State) (llb.State, llb.State) {
+		opts := append(slices.Clone(base), llb.Args([]string{"/bin/sh", "-c", cmd}), llb.WithCustomName(name))
+		r := tc.Root.Run(opts...)
+		return r.AddMount(SourceDir, src), r.AddMount(OutDir, llb.Scratch())
+	}
+	src := spec.Source
+	for _, d := range spec.UseDirs {
+		src, _ = run(StepWorkUse, "go work use "+shellQuote("./"+d), src)
+	}
+	src, list := run(StepList, "go list -mod=readonly -m -json all > "+OutDir+"/"+BuildListFile, src)
+	var graph llb.State
+	if spec.Graph {
+		src, graph = run(StepGraph, "go mod graph > "+OutDir+"/"+GraphFile, src)
+	}
+	src, _ = run(StepVendor, "go work vendor && touch "+WorkSumFile, src)
+
+	// Wildcards, so that a file that is not there copies nothing: vendor/
+	// exists only when there was something to vendor.
+	ci := &llb.CopyInfo{AllowWildcard: true, AllowEmptyWildcard: true, CreateDestPath: true}
+	fa := llb.Copy(list, "/"+BuildListFile, "/", ci)
+	if spec.Graph {
+		fa = fa.Copy(graph, "/"+GraphFile, "/", ci)
+	}
+	fa = fa.Copy(src, "/"+WorkSumFile, "/", ci).Copy(src, "/vendo[r]", "/", ci)
+	if len(spec.UseDirs) > 0 {
+		fa = fa.Copy(src, "/"+WorkFile, "/", ci)
+	}
+	return llb.Scratch().File(fa, llb.WithCustomName("resolve: export")), nil
 }
+
+// shellQuote quotes s for /bin/sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// The resolve's steps: the names of their Runs, and of the step a
+// resolve.Error names.
+const (
+	StepWorkUse = "go work use"
+	StepList    = "go list -m all"
+	StepGraph   = "go mod graph"
+	StepVendor  = "go work vendor"
+)
 
 // Artifact is one compile Run.
 type Artifact struct {

@@ -15,6 +15,8 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/pbuild/pbuild/plan"
 )
 
 // graph is a marshalled LLB definition, its ops by digest.
@@ -216,7 +218,7 @@ func TestResolveGraph(t *testing.T) {
 	ca := []byte("-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n")
 	spec := ResolveSpec{
 		Source:   Source(),
-		Env:      []string{"GOPROXY=https://proxy.example", "GOFLAGS=-x", "HTTPS_PROXY=http://proxy:3128", "no_proxy=localhost"},
+		Env:      plan.ResolveEnv([]string{"GOPROXY=https://proxy.example", "GOFLAGS=-x", "HTTPS_PROXY=http://proxy:3128", "no_proxy=localhost"}, true),
 		CABundle: ca,
 	}
 	st, err := Resolve(tc, spec)
@@ -224,14 +226,14 @@ func TestResolveGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := marshal(t, st)
-	e := g.execs()[ResolveName]
+	e := g.execs()[StepList]
 	if e == nil {
-		t.Fatalf("no resolve exec: %v", g.execs())
+		t.Fatalf("no go list exec: %v", g.execs())
 	}
 	if e.Network != pb.NetMode_UNSET {
 		t.Errorf("network %v, want the sandbox's (unset)", e.Network)
 	}
-	if !slices.Equal(e.Meta.Args, []string{"/bin/sh", "-c", spec.Script()}) {
+	if !slices.Equal(e.Meta.Args, []string{"/bin/sh", "-c", "go list -mod=readonly -m -json all > /out/buildlist.json"}) {
 		t.Errorf("argv %q", e.Meta.Args)
 	}
 	if e.Meta.Cwd != SourceDir {
@@ -279,22 +281,25 @@ func TestResolveGraph(t *testing.T) {
 	}
 }
 
-func TestResolveScript(t *testing.T) {
-	s := ResolveSpec{}.Script()
-	for _, want := range []string{
-		"go list -mod=readonly -m -json all > /out/buildlist.json", "go work vendor", "touch go.work.sum",
-		"if [ -d vendor ]; then cp -a vendor /out/; fi", "cp -a go.work.sum /out/",
+// TestResolveSteps: one Run per command, so that a failure names its
+// command by the Run's name, not by markers in its output.
+func TestResolveSteps(t *testing.T) {
+	g := marshal(t, must(Resolve(ToolchainImage("img", nil), ResolveSpec{Source: Source()})))
+	execs := g.execs()
+	for name, cmd := range map[string]string{
+		StepList:   "go list -mod=readonly -m -json all > /out/buildlist.json",
+		StepVendor: "go work vendor && touch go.work.sum",
 	} {
-		if !strings.Contains(s, want) {
-			t.Errorf("script lacks %q:\n%s", want, s)
+		e := execs[name]
+		if e == nil || !slices.Equal(e.Meta.Args, []string{"/bin/sh", "-c", cmd}) {
+			t.Errorf("%s: %v, want %q", name, e, cmd)
 		}
 	}
-	if !strings.HasPrefix(s, "set -e\n") {
-		t.Errorf("script does not stop at the first failure:\n%s", s)
+	if _, ok := execs[StepGraph]; ok {
+		t.Error("a plain resolve lists the module graph")
 	}
-	step, out := ResolveFailure("pbuild-step: go list -m all\nok\npbuild-step: go work vendor\ngo: missing go.sum entry\n")
-	if step != "go work vendor" || out != "go: missing go.sum entry\n" {
-		t.Errorf("ResolveFailure = %q, %q", step, out)
+	if _, ok := execs[StepWorkUse]; ok {
+		t.Error("a plain resolve runs go work use")
 	}
 }
 
@@ -309,17 +314,6 @@ func TestMergeEnv(t *testing.T) {
 	want := []string{"A=", "B=20", "C=3", "D=4"}
 	if !slices.Equal(got, want) {
 		t.Errorf("mergeEnv = %q, want %q", got, want)
-	}
-}
-
-func TestParseProgress(t *testing.T) {
-	for _, ok := range []string{"", "auto", "tty", "plain", "quiet", "rawjson"} {
-		if _, err := ParseProgress(ok); err != nil {
-			t.Errorf("%q: %v", ok, err)
-		}
-	}
-	if _, err := ParseProgress("fancy"); err == nil {
-		t.Error("fancy accepted")
 	}
 }
 
@@ -416,18 +410,6 @@ func TestDialUnreachableDocker(t *testing.T) {
 	}
 }
 
-func TestSolveProgressModes(t *testing.T) {
-	var buf strings.Builder
-	_, err := Solve(context.Background(), nil, llb.Scratch().File(llb.Mkdir("/x", 0o755)), SolveOptions{Progress: "tty", ProgressOut: &buf})
-	if err == nil || !strings.Contains(err.Error(), "console") {
-		t.Errorf("tty progress to a buffer: %v", err)
-	}
-	_, err = Solve(context.Background(), nil, llb.Scratch().File(llb.Mkdir("/x", 0o755)), SolveOptions{Progress: "fancy", ProgressOut: &buf})
-	if err == nil {
-		t.Error("unknown progress mode accepted")
-	}
-}
-
 // normalized is an image reference as BuildKit spells it, with the default
 // registry it implies (computed, not written down).
 func normalized(ref string) string {
@@ -520,21 +502,33 @@ func TestCompileInputs(t *testing.T) {
 	}
 }
 
-func TestResolveScriptRounds(t *testing.T) {
-	s := ResolveSpec{UseDirs: []string{".pbuild-pins"}, Graph: true}.Script()
-	use, list, graph := strings.Index(s, "go work use './.pbuild-pins'"), strings.Index(s, "go list -mod=readonly"), strings.Index(s, "go mod graph > /out/graph.txt")
-	if use < 0 || list < 0 || graph < 0 || !(use < list && list < graph) {
-		t.Errorf("want go work use, go list, go mod graph in that order:\n%s", s)
+func TestResolveRounds(t *testing.T) {
+	g := marshal(t, must(Resolve(ToolchainImage("img", nil), ResolveSpec{Source: Source(), UseDirs: []string{".pbuild-pins"}, Graph: true})))
+	execs := g.execs()
+	if e := execs[StepWorkUse]; e == nil || !slices.Equal(e.Meta.Args, []string{"/bin/sh", "-c", "go work use './.pbuild-pins'"}) {
+		t.Errorf("go work use: %v", e)
 	}
-	if !strings.Contains(s, "cp -a go.work /out/") {
-		t.Errorf("go.work not exported:\n%s", s)
+	if e := execs[StepGraph]; e == nil || !slices.Equal(e.Meta.Args, []string{"/bin/sh", "-c", "go mod graph > /out/graph.txt"}) {
+		t.Errorf("go mod graph: %v", e)
 	}
-	if s := (ResolveSpec{}).Script(); strings.Contains(s, "go mod graph") || strings.Contains(s, "go work use") || strings.Contains(s, "cp -a go.work ") {
-		t.Errorf("plain resolve does rounds' steps:\n%s", s)
+	// Each command runs on the workspace the one before left.
+	for _, pair := range [][2]string{{StepWorkUse, StepList}, {StepList, StepGraph}, {StepGraph, StepVendor}} {
+		before, after := execs[pair[0]], execs[pair[1]]
+		in := g.input(g.opOf(after), mountAt(after, SourceDir).Input)
+		if in == nil || in.GetExec() != before {
+			t.Errorf("%s does not run on what %s left", pair[1], pair[0])
+		}
 	}
 	if _, err := Resolve(ToolchainImage("img", nil), ResolveSpec{Source: Source(), UseDirs: []string{"../up"}}); err == nil {
 		t.Error("UseDirs outside the workspace: no error")
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func TestTransient(t *testing.T) {
@@ -553,5 +547,13 @@ func TestTransient(t *testing.T) {
 		if Transient(err) {
 			t.Errorf("%v is transient", err)
 		}
+	}
+}
+
+// TestCABundlePath: the CA bundle is where the resolve's SSL_CERT_FILE
+// (plan.ResolveEnv) says.
+func TestCABundlePath(t *testing.T) {
+	if CABundleDir+"/"+CABundleFile != plan.CABundlePath {
+		t.Errorf("%s/%s, want %s", CABundleDir, CABundleFile, plan.CABundlePath)
 	}
 }

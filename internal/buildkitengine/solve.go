@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,26 +16,10 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
-	"github.com/moby/buildkit/util/progress/progressui"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 )
-
-// ProgressModes are the values --progress accepts.
-var ProgressModes = []string{"auto", "tty", "plain", "quiet", "rawjson"}
-
-// ParseProgress checks a --progress (or BUILDKIT_PROGRESS) value; empty is
-// auto.
-func ParseProgress(s string) (progressui.DisplayMode, error) {
-	switch s {
-	case "":
-		return progressui.AutoMode, nil
-	case "auto", "tty", "plain", "quiet", "rawjson":
-		return progressui.DisplayMode(s), nil
-	}
-	return "", fmt.Errorf("progress %q: want one of %s", s, strings.Join(ProgressModes, ", "))
-}
 
 // SolveOptions say what a Solve reads, writes and shows.
 type SolveOptions struct {
@@ -48,11 +31,9 @@ type SolveOptions struct {
 	OCIStores map[string]string
 	// OutputDir, when set, receives the result through the local exporter.
 	OutputDir string
-	// Progress is the display mode (ParseProgress); ProgressOut where it
-	// goes (os.Stderr: tty mode needs a console). Nothing is shown when
-	// ProgressOut is nil.
-	Progress    progressui.DisplayMode
-	ProgressOut io.Writer
+	// Status, when set, is given the solve's progress (a progress.Printer
+	// shows it).
+	Status func(*client.SolveStatus)
 	// SharedKey scopes BuildKit's reuse of transferred local contexts;
 	// "pbuild" when empty. Keep it stable between builds.
 	SharedKey string
@@ -65,7 +46,6 @@ type SolveOptions struct {
 // SolveResult is a successful Solve.
 type SolveResult struct {
 	Steps    []Step // in the order they started
-	Warnings []client.VertexWarning
 	Duration time.Duration
 }
 
@@ -150,7 +130,7 @@ func Transient(err error) bool {
 }
 
 // Solve builds st and, when opt.OutputDir is set, exports it there with the
-// local exporter, showing progress on opt.ProgressOut. A failed Run comes
+// local exporter, giving its progress to opt.Status. A failed Run comes
 // back as an *ExecError (several as errors.Join of them), with its output.
 func Solve(ctx context.Context, c *client.Client, st llb.State, opt SolveOptions) (*SolveResult, error) {
 	start := time.Now()
@@ -187,53 +167,22 @@ func Solve(ctx context.Context, c *client.Client, st llb.State, opt SolveOptions
 		so.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: opt.OutputDir}}
 	}
 
-	var display progressui.Display
-	if opt.ProgressOut != nil {
-		mode := opt.Progress
-		if mode == "" {
-			mode = progressui.AutoMode
-		}
-		display, err = progressui.NewDisplay(opt.ProgressOut, mode)
-		if err != nil {
-			return nil, fmt.Errorf("progress: %w", err)
-		}
-	}
-
 	rec := newRecorder(opt.MaxLog)
 	statusCh := make(chan *client.SolveStatus)
-	var displayCh chan *client.SolveStatus
-	if opt.ProgressOut != nil {
-		displayCh = make(chan *client.SolveStatus)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
+	recorded := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(recorded)
 		for ss := range statusCh {
 			rec.record(ss)
-			if displayCh != nil {
-				displayCh <- ss
+			if opt.Status != nil {
+				opt.Status(ss)
 			}
 		}
-		if displayCh != nil {
-			close(displayCh)
-		}
 	}()
-	var warnings []client.VertexWarning
-	if displayCh != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Its own context: the display drains until Solve closes the
-			// channel, so a cancelled or failed build still prints every
-			// step's error and output.
-			warnings, _ = display.UpdateFrom(context.Background(), displayCh)
-		}()
-	}
 	_, serr := c.Solve(ctx, def, so, statusCh)
-	wg.Wait()
+	<-recorded
 
-	res := &SolveResult{Steps: rec.steps(), Warnings: warnings, Duration: time.Since(start)}
+	res := &SolveResult{Steps: rec.steps(), Duration: time.Since(start)}
 	if serr != nil {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("buildkit: %w", context.Cause(ctx))
@@ -362,20 +311,4 @@ func isExecFailure(s string) bool {
 
 func isCancel(s string) bool {
 	return strings.Contains(s, "context canceled") || strings.HasSuffix(s, "canceled")
-}
-
-// ResolveFailure splits the output of a failed resolve Run into the step
-// that failed (resolveSteps' names: "go list -m all", "go work vendor", ...)
-// and that step's output, for resolve.Error.
-func ResolveFailure(output string) (step, stepOutput string) {
-	var b strings.Builder
-	for _, line := range strings.SplitAfter(output, "\n") {
-		if name, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), stepMarker); ok {
-			step = name
-			b.Reset()
-			continue
-		}
-		b.WriteString(line)
-	}
-	return step, b.String()
 }

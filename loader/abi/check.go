@@ -27,7 +27,48 @@ const (
 	// CorruptELF: the file is damaged in a structure the dynamic linker
 	// trusts (File.Corrupt), so loading it could crash the process.
 	CorruptELF Kind = "corrupt-elf"
+	// CSymbolCollision: the plugin defines a C symbol (see [CSymbol]) that
+	// an object opened before it (the host, or an earlier plugin) defines
+	// too, and uses it: the runtime loads the plugin, but the dynamic
+	// linker binds the plugin's uses to the earlier definition, so its
+	// calls run the other object's code. The later plugin is reported.
+	CSymbolCollision Kind = "c-symbol-collision"
+	// PreviousFailure: the same file (by its real path) failed in
+	// plugin.Open before; the runtime returns that failure again.
+	PreviousFailure Kind = "previous-failure"
+	// SameObject: another path (a hard link) to a file the dynamic linker
+	// has mapped already: dlopen returns that object, and the runtime finds
+	// no new module data. It fails as "plugin already loaded", or, when
+	// the last plugin opened failed, kills the host ("no plugin module
+	// data").
+	SameObject Kind = "same-object"
+	// ModuleListBroken: an earlier plugin, from a toolchain whose runtime
+	// lays out module data otherwise, linked its module data where the
+	// host's runtime does not look: the runtime finds no new module data
+	// for any plugin opened after it, and fails it as "plugin already
+	// loaded" or, when the last plugin it finds had failed, dies.
+	ModuleListBroken Kind = "module-list-broken"
 )
+
+// NoteKind classifies a note on a load.
+type NoteKind string
+
+// Notes on plugins that load.
+const (
+	// NoteAlreadyLoaded: the same file (by its real path) was loaded
+	// already; plugin.Open returns that plugin.
+	NoteAlreadyLoaded NoteKind = "already-loaded"
+	// NoteToolchain: the plugin loads, but was built by another release of
+	// the toolchain than the host.
+	NoteToolchain NoteKind = "toolchain"
+)
+
+// Note is something to know about a plugin that loads.
+type Note struct {
+	Kind    NoteKind `json:"kind"`
+	Against string   `json:"against,omitempty"`
+	Detail  string   `json:"detail"`
+}
 
 // CauseKind names why two builds of a package differ.
 type CauseKind string
@@ -42,7 +83,18 @@ const (
 	CauseCGO          CauseKind = "cgo"
 	CauseGOAMD64      CauseKind = "goamd64"
 	CauseSetting      CauseKind = "setting"
-	// CauseSource: the build info agrees, yet the export data differs.
+	// CauseReplace: a module is replaced by a directory on one side and
+	// is the main module or a workspace module on the other: under
+	// -trimpath the compiler records its files as module@version/... for
+	// the replace and as module/... otherwise, so the same source gives
+	// other export data.
+	CauseReplace CauseKind = "replace"
+	// CauseLocal: a local module (the main module, a workspace module or
+	// one replaced by a directory) has packages that differ: no version
+	// names its source, which differs (or, under -trimpath, its cgo flags).
+	CauseLocal CauseKind = "local"
+	// CauseSource: packages differ under the same versions: with no other
+	// cause, the build info agrees yet the export data differs.
 	CauseSource CauseKind = "source"
 )
 
@@ -63,6 +115,11 @@ func (c Cause) String() string {
 		return c.Have
 	case CauseToolchain:
 		return fmt.Sprintf("toolchain: %s %s, plugin %s", c.WantFrom, c.Want, c.Have)
+	case CauseReplace:
+		return fmt.Sprintf("%s is %s in the plugin, %s in the %s: -trimpath records different file names, so the export data differs",
+			c.Subject, c.Have, c.Want, c.WantFrom)
+	case CauseLocal:
+		return fmt.Sprintf("%s: %s in the plugin, %s in the %s: a local module, whose source differs", c.Subject, c.Have, c.Want, c.WantFrom)
 	}
 	return fmt.Sprintf("%s: %s %s, plugin %s", c.Subject, c.WantFrom, Unset(c.Want), Unset(c.Have))
 }
@@ -85,13 +142,21 @@ type Problem struct {
 	Against string `json:"against,omitempty"`
 	// Packages lists the mismatched packages, most telling first.
 	Packages []string `json:"packages,omitempty"`
-	Causes   []Cause  `json:"causes,omitempty"`
-	Detail   string   `json:"detail"`
-	// Fatal reports a problem that can kill the host instead of failing
-	// the load: a plugin from another toolchain, a damaged file
-	// (CorruptELF).
+	// Symbols lists the C symbols of a CSymbolCollision.
+	Symbols []string `json:"symbols,omitempty"`
+	Causes  []Cause  `json:"causes,omitempty"`
+	Detail  string   `json:"detail"`
+	// Fatal reports a problem that kills the host instead of failing the
+	// load: a plugin from a toolchain whose runtime lays out module data
+	// differently ("fatal error: runtime: no plugin module data"), another
+	// path to a mapped plugin after a failed load; or that can crash it: a
+	// damaged file (CorruptELF).
 	Fatal bool `json:"fatal,omitempty"`
 }
+
+// kills reports a problem after which the host is dead: a Fatal one other
+// than a damaged file, which the dynamic linker may also just refuse.
+func (p Problem) kills() bool { return p.Fatal && p.Kind != CorruptELF }
 
 // MaxPackages is how many packages a one-line summary names.
 const MaxPackages = 3
@@ -138,9 +203,30 @@ type Report struct {
 
 // Load is the predicted outcome of loading one plugin.
 type Load struct {
-	Plugin   string    `json:"plugin"`
-	OK       bool      `json:"ok"`
-	Problems []Problem `json:"problems,omitempty"`
+	Plugin string `json:"plugin"`
+	// OK: the plugin loads and works as built.
+	OK bool `json:"ok"`
+	// Dies: loading the plugin kills the host (a Fatal problem).
+	Dies bool `json:"dies,omitempty"`
+	// NeverReached names the plugin at which the host died before this
+	// one (Check only): this one is never opened.
+	NeverReached string    `json:"neverReached,omitempty"`
+	Problems     []Problem `json:"problems,omitempty"`
+	Notes        []Note    `json:"notes,omitempty"`
+}
+
+// Opens reports whether plugin.Open returns the plugin: it loads, or its
+// only problems are C symbol collisions, which the runtime does not see.
+func (l Load) Opens() bool {
+	if l.Dies || l.NeverReached != "" {
+		return false
+	}
+	for _, p := range l.Problems {
+		if p.Kind != CSymbolCollision {
+			return false
+		}
+	}
+	return true
 }
 
 // OK reports whether every plugin loads. A host that cannot load plugins
@@ -163,17 +249,37 @@ func (r *Report) AllProblems() []Problem {
 	return out
 }
 
-// Check predicts loading plugins, in order, into host. host may be nil to
-// check plugins against each other only.
+// Check predicts loading plugins, in order, into host with plugin.Open.
+// host may be nil to check plugins against each other only. After a plugin
+// that kills the host (Load.Dies), the later ones are never reached.
 func Check(host *File, plugins []*File, opts Options) *Report {
 	s := NewSession(host, opts)
 	r := &Report{Host: host, Plugins: plugins, HostProblems: s.hostProblems}
+	diedAt := ""
 	for _, p := range plugins {
+		if diedAt != "" {
+			r.Loads = append(r.Loads, Load{Plugin: p.Path, NeverReached: diedAt})
+			continue
+		}
 		l := s.Predict(p)
-		s.Record(p, l.OK)
+		if l.Dies {
+			diedAt = p.Path
+		} else {
+			s.Record(p, l.Opens())
+		}
 		r.Loads = append(r.Loads, l)
 	}
 	return r
+}
+
+// DiedAt is the plugin at which the host dies, or "".
+func (r *Report) DiedAt() string {
+	for _, l := range r.Loads {
+		if l.Dies {
+			return l.Plugin
+		}
+	}
+	return ""
 }
 
 // Session replays plugin loads into one process the way the runtime and
@@ -184,6 +290,25 @@ type Session struct {
 	hostProblems []Problem
 	defined      map[string]definer // package -> first definition in the process
 	active       map[string]*File   // pluginpath -> plugin loaded successfully
+	// opened maps the real path of every file plugin.Open got past dlopen
+	// for to how that went: the runtime answers a second Open of the path
+	// from it.
+	opened map[string]opened
+	// objects maps the FileID of every file the dynamic linker mapped to
+	// it.
+	objects map[string]*File
+	// The runtime looks for a plugin's module data at the end of its list
+	// of modules: reachable counts the plugins in that list, lastBad says
+	// the last of them failed the runtime's checks, and cutBy is the plugin
+	// whose runtime linked its module data where the host's runtime does
+	// not look (after it, no plugin's module data is found).
+	reachable int
+	lastBad   bool
+	cutBy     *File
+	// symbols maps a C symbol to the object that defined it first.
+	symbols map[string]*File
+	// index holds each recorded file's C symbol index.
+	index map[*File]map[string]int
 }
 
 type definer struct {
@@ -191,31 +316,77 @@ type definer struct {
 	file *File
 }
 
+type opened struct {
+	file     *File
+	ok       bool
+	problems []Problem
+}
+
 // NewSession starts a process running host (nil for none).
 func NewSession(host *File, opts Options) *Session {
-	s := &Session{host: host, opts: opts, defined: map[string]definer{}, active: map[string]*File{}}
+	s := &Session{host: host, opts: opts, defined: map[string]definer{}, active: map[string]*File{},
+		opened: map[string]opened{}, objects: map[string]*File{}, symbols: map[string]*File{}, index: map[*File]map[string]int{}}
 	if host != nil {
 		s.hostProblems = hostProblems(host, opts)
 		for pkg, h := range host.Packages {
 			s.defined[pkg] = definer{h, host}
 		}
+		s.defineCSymbols(host)
 	}
 	return s
+}
+
+// defineCSymbols makes f's C symbols the process's where they are the
+// first definition.
+func (s *Session) defineCSymbols(f *File) {
+	s.index[f] = cIndex(f)
+	for _, c := range f.CSymbols {
+		if _, ok := s.symbols[c.Name]; !ok {
+			s.symbols[c.Name] = f
+		}
+	}
 }
 
 // HostProblems are the reasons the host cannot load any plugin.
 func (s *Session) HostProblems() []Problem { return s.hostProblems }
 
 // Predict says whether p would load now, without changing the session.
+// It follows plugin.Open: a real path opened before is answered from the
+// first Open; a file the dynamic linker cannot map fails there; then the
+// runtime looks for the new module data (another toolchain's, or none at
+// all for an object mapped before, kills the host), compares the
+// pluginpath with the plugins loaded and every package hash with the
+// process's copy. A plugin that passes all of that but defines a C symbol
+// an earlier object defines fails too: the runtime loads it, its C calls
+// reach the other object's code.
 func (s *Session) Predict(p *File) Load {
 	l := Load{Plugin: p.Path}
 	fail := func(pr Problem) Load {
 		pr.Plugin = p.Path
 		l.Problems = append(l.Problems, pr)
+		l.Dies = l.Dies || pr.kills()
 		return l
 	}
 	if len(s.hostProblems) > 0 {
 		return fail(Problem{Kind: HostCannotLoad, Against: s.host.Path, Detail: "the host cannot load plugins: " + s.hostProblems[0].Detail})
+	}
+	if o, ok := s.opened[p.RealPath]; ok && p.RealPath != "" {
+		if o.ok {
+			l.Notes = append(l.Notes, Note{Kind: NoteAlreadyLoaded, Against: o.file.Path,
+				Detail: fmt.Sprintf("already loaded: the runtime returns the plugin it loaded from %s", o.file.Path)})
+			// The same plugin, with the same C symbol collisions.
+			for _, pr := range o.problems {
+				fail(pr)
+			}
+			l.OK = len(l.Problems) == 0
+			return l
+		}
+		why := "it failed"
+		if len(o.problems) > 0 {
+			why = o.problems[0].Detail
+		}
+		return fail(Problem{Kind: PreviousFailure, Against: o.file.Path,
+			Detail: fmt.Sprintf("plugin.Open of the same file (%s) failed before (%s): the runtime returns that failure again", o.file.Path, why)})
 	}
 	if p.Corrupt != nil {
 		return fail(corruptProblem(p, "the file"))
@@ -230,9 +401,23 @@ func (s *Session) Predict(p *File) Load {
 	if s.opts.MaxGLIBC != "" && CompareGLIBC(p.GLIBC, s.opts.MaxGLIBC) > 0 {
 		return fail(Problem{Kind: GLIBCTooNew, Detail: fmt.Sprintf("plugin needs %s, the target has glibc %s", p.GLIBC, s.opts.MaxGLIBC)})
 	}
-	if prev, ok := s.active[p.PluginPath]; ok {
-		return fail(Problem{Kind: DuplicatePluginPath, Against: prev.Path,
-			Detail: fmt.Sprintf("pluginpath %s is already loaded from %s", p.PluginPath, prev.Path)})
+	// noNew is the runtime finding no new module data for p: it takes the
+	// last plugin in its list, and reports "plugin already loaded", or
+	// dies when there is none or it had failed.
+	noNew := func(pr Problem, what, dies string) Load {
+		if s.reachable == 0 || s.lastBad {
+			pr.Fatal = true
+			pr.Detail += dies
+		} else {
+			pr.Detail += what + ": plugin.Open reports plugin already loaded"
+		}
+		return fail(pr)
+	}
+	diesWhy := ", and as " + map[bool]string{true: "no plugin was loaded before", false: "the last plugin opened failed"}[s.reachable == 0] +
+		", the runtime finds no module data and kills the host (fatal error: runtime: no plugin module data)"
+	if prev, ok := s.objects[p.FileID]; ok && p.FileID != "" {
+		return noNew(Problem{Kind: SameObject, Against: prev.Path,
+			Detail: fmt.Sprintf("the same file as %s (a hard link): dlopen returns the object it mapped", prev.Path)}, "", diesWhy)
 	}
 	// Group mismatches by the file that defined the package first.
 	byAgainst := map[*File][]string{}
@@ -253,31 +438,159 @@ func (s *Session) Predict(p *File) Load {
 		}
 		return order[i].Path < order[j].Path
 	})
+	var mismatches []Problem
 	for _, against := range order {
-		fail(s.mismatch(p, against, byAgainst[against]))
+		mismatches = append(mismatches, s.mismatch(p, against, byAgainst[against]))
+	}
+	// A runtime that cannot read the plugin's module data never compares
+	// anything: it dies, or it does not find the plugin's module data.
+	if s.host != nil && !sameModuleData(p.GoVersion, s.host.GoVersion) {
+		if len(mismatches) == 0 {
+			mismatches = append(mismatches, Problem{Kind: PackageMismatch, Against: s.host.Path,
+				Causes: []Cause{{Kind: CauseToolchain, Subject: "go", Have: release(p.GoVersion), Want: release(s.host.GoVersion), WantFrom: "host"}},
+				Detail: "plugin was built by a toolchain whose runtime lays out module data differently from the host's"})
+		}
+		if cutsModuleList(s.host.GoVersion, p.GoVersion) {
+			first := mismatches[0]
+			l = noNew(first, fmt.Sprintf("; its runtime (%s) links module data where the host's (%s) does not look, so no plugin opened after it loads either",
+				release(p.GoVersion), release(s.host.GoVersion)), "")
+			for _, pr := range mismatches[1:] {
+				pr.Fatal = l.Dies
+				fail(pr)
+			}
+			return l
+		}
+		for _, pr := range mismatches {
+			pr.Fatal = true
+			fail(pr)
+		}
+		return l
+	}
+	if s.cutBy != nil {
+		return noNew(Problem{Kind: ModuleListBroken, Against: s.cutBy.Path,
+			Detail: fmt.Sprintf("%s, opened before, was built by %s, whose runtime links module data where the host's (%s) does not look: the runtime finds no module data of plugins opened after it",
+				s.cutBy.Path, release(s.cutBy.GoVersion), release(s.host.GoVersion))}, "", diesWhy)
+	}
+	if prev, ok := s.active[p.PluginPath]; ok {
+		return fail(Problem{Kind: DuplicatePluginPath, Against: prev.Path,
+			Detail: fmt.Sprintf("pluginpath %s is already loaded from %s", p.PluginPath, prev.Path)})
+	}
+	for _, pr := range mismatches {
+		fail(pr)
+	}
+	if len(l.Problems) == 0 {
+		for _, pr := range s.collisions(p) {
+			fail(pr)
+		}
 	}
 	l.OK = len(l.Problems) == 0
+	if l.OK && s.host != nil && release(p.GoVersion) != release(s.host.GoVersion) {
+		l.Notes = append(l.Notes, Note{Kind: NoteToolchain, Against: s.host.Path,
+			Detail: fmt.Sprintf("loads, but built with %s, the host with %s: a later change to a shared package may stop it loading; build both with one toolchain",
+				release(p.GoVersion), release(s.host.GoVersion))})
+	}
 	return l
 }
 
-// Record notes that p was opened: the dynamic linker now holds its
-// packages, which become the process's copy where there was none, whether
-// or not the runtime accepted it (loaded); an accepted plugin's pluginpath
-// is active from now on. Files the dynamic linker cannot open (another
-// machine, a newer glibc, not a plugin) leave nothing behind.
-func (s *Session) Record(p *File, loaded bool) {
+// collisions are p's C symbols that an object opened before defines first
+// and p uses, unless they are the same code (see sameCCode): one problem
+// per object.
+func (s *Session) collisions(p *File) []Problem {
+	pi := cIndex(p)
+	byFile := map[*File][]string{}
+	var order []*File
+	for _, c := range p.CSymbols {
+		first, ok := s.symbols[c.Name]
+		if !ok || !c.Used || harmlessCSymbol(c) {
+			continue
+		}
+		if sameCCode(first, p, s.index[first], pi, c.Name) {
+			continue
+		}
+		if _, seen := byFile[first]; !seen {
+			order = append(order, first)
+		}
+		byFile[first] = append(byFile[first], c.Name)
+	}
+	var out []Problem
+	for _, f := range order {
+		syms := byFile[f]
+		sort.Strings(syms)
+		syms = compactStrings(syms)
+		who := "the host"
+		if f != s.host {
+			who = "plugin " + f.Path + ", opened before it"
+		}
+		noun := "C symbol " + syms[0] + " is"
+		if len(syms) > 1 {
+			noun = "C symbols " + ListPackages(syms, MaxPackages) + " are"
+		}
+		out = append(out, Problem{Kind: CSymbolCollision, Against: f.Path, Symbols: syms,
+			Detail: fmt.Sprintf("%s also defined by %s: the plugin loads, but the dynamic linker binds its uses to the first definition, so its calls run %s's code",
+				noun, who, f.Path)})
+	}
+	return out
+}
+
+func compactStrings(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Record notes that plugin.Open was called on p and whether it returned
+// the plugin (opened; see Load.Opens). The runtime answers another Open
+// of the same real path from that. If the dynamic linker mapped a new
+// object, its packages become the process's copy where there was none, and
+// its C symbols the first definitions, whether or not the runtime then
+// accepted it; an accepted plugin's pluginpath is active from now on.
+// Files the dynamic linker cannot open (another machine, a newer glibc,
+// not a plugin, damaged) leave nothing behind; another path to a mapped
+// object maps nothing new.
+func (s *Session) Record(p *File, opened bool) {
+	if _, ok := s.opened[p.RealPath]; ok && p.RealPath != "" {
+		return
+	}
 	if !p.Plugin || p.Corrupt != nil || (s.host != nil && (p.Class != s.host.Class || p.Machine != s.host.Machine)) ||
 		(s.opts.MaxGLIBC != "" && CompareGLIBC(p.GLIBC, s.opts.MaxGLIBC) > 0) || len(s.hostProblems) > 0 {
 		return
+	}
+	if p.RealPath != "" {
+		s.opened[p.RealPath] = openedAs(p, opened, s)
+	}
+	if _, ok := s.objects[p.FileID]; ok && p.FileID != "" {
+		return
+	}
+	if p.FileID != "" {
+		s.objects[p.FileID] = p
+	}
+	switch {
+	case s.cutBy != nil:
+	case s.host != nil && !sameModuleData(p.GoVersion, s.host.GoVersion):
+		s.cutBy = p
+	default:
+		s.reachable++
+		s.lastBad = !opened
 	}
 	for pkg, h := range p.Packages {
 		if _, ok := s.defined[pkg]; !ok {
 			s.defined[pkg] = definer{h, p}
 		}
 	}
-	if loaded {
+	s.defineCSymbols(p)
+	if opened {
 		s.active[p.PluginPath] = p
 	}
+}
+
+// openedAs is how the runtime remembers an Open of p: opened or not, and
+// the problems of that load (for one opened, its C symbol collisions).
+func openedAs(p *File, ok bool, s *Session) opened {
+	return opened{file: p, ok: ok, problems: s.Predict(p).Problems}
 }
 
 func orDefault(s, d string) string {
@@ -330,12 +643,54 @@ func (s *Session) mismatch(p, against *File, pkgs []string) Problem {
 		Packages: rankPackages(pkgs, p, against),
 		Causes:   Causes(p, against, pkgs, who),
 		Detail:   fmt.Sprintf("plugin was built with a different version of %d %s than the %s", len(pkgs), noun, who),
-		// A runtime of another minor release may not even recognize the
-		// plugin's module data, and dies instead of failing the load
-		// (measured: a go1.26 plugin in a go1.24 host); within a minor
-		// release the load fails cleanly.
-		Fatal: s.host != nil && minor(p.GoVersion) != minor(s.host.GoVersion),
+		// Fatal is set by Predict: a runtime that lays out module data
+		// otherwise dies instead of failing the load.
 	}
+}
+
+// cutsModuleList reports, for a host and a plugin whose runtimes lay out
+// module data otherwise, whether the plugin's runtime links its module
+// data where the host's does not look, instead of the host dying at once:
+// then the host dies only when it finds no plugin's module data at all
+// (no plugin loaded before, or the last one failed), and otherwise reports
+// "plugin already loaded", for this plugin and every one after it.
+// Measured: a go1.24 host with go1.22 and go1.26 plugins, a go1.26 host
+// with go1.23 to go1.25 plugins. A go1.22 host dies with plugins from
+// go1.23 on, a go1.26 host with go1.22 plugins (SIGSEGV).
+func cutsModuleList(host, plugin string) bool {
+	switch h, p := layoutOf(host), layoutOf(plugin); {
+	case h == "go1.23" && (p == "go1.22" || p == "go1.26"):
+		return true
+	case h == "go1.26" && p == "go1.23":
+		return true
+	}
+	return false
+}
+
+// layoutOf names the moduledata layout of a Go release by the first minor
+// release that had it, "" when not known.
+func layoutOf(v string) string {
+	switch m := minor(v); m {
+	case "go1.22", "go1.26":
+		return m
+	case "go1.23", "go1.24", "go1.25":
+		return "go1.23"
+	}
+	return ""
+}
+
+// sameModuleData reports whether a runtime of one Go release reads the
+// module data of a plugin linked by another: the same minor release, or
+// two whose runtime lays moduledata out alike. Otherwise the host dies
+// ("fatal error: runtime: no plugin module data", or SIGSEGV). Measured
+// with go1.22.12, go1.23.12, go1.24.4, go1.25.14 and go1.26.8 both ways:
+// go1.23 to go1.25 fail cleanly with one another, every other pair of
+// them kills the host. A release not measured counts as another layout.
+func sameModuleData(a, b string) bool {
+	if minor(a) == minor(b) {
+		return true
+	}
+	return layoutOf(a) != "" && layoutOf(a) == layoutOf(b)
 }
 
 // Causes compares the build info of a plugin with the file it must match,
@@ -363,26 +718,100 @@ func Causes(p, against *File, pkgs []string, wantFrom string) []Cause {
 			add(s.kind, s.key, a, b)
 		}
 	}
-	// Module versions: only modules providing a differing package.
+	// The modules providing a differing package. A toolchain or setting
+	// difference changes packages of every module: then only versions and
+	// replaces are named.
+	global := len(out) > 0
+	var sameVersion []string
+	var sameLocal []Cause // local modules of one kind on both sides
 	seen := map[string]bool{}
-	for _, pkg := range pkgs {
+	sorted := append([]string(nil), pkgs...)
+	sort.Strings(sorted)
+	for _, pkg := range sorted {
 		mod := moduleOf(pkg, p, against)
 		if mod == "" || seen[mod] {
 			continue
 		}
 		seen[mod] = true
-		a, b := moduleVersion(p, mod), moduleVersion(against, mod)
-		if a != b {
-			add(CauseDependency, mod, a, b)
+		a, b := originOf(p, mod), originOf(against, mod)
+		trimmed := settingValue(p, "-trimpath") == "true" && settingValue(against, "-trimpath") == "true"
+		switch {
+		case trimmed && (a.kind == originDir && b.ownPath() || b.kind == originDir && a.ownPath()):
+			add(CauseReplace, mod, a.text, b.text)
+		case (a.local() || b.local()) && a.kind == b.kind:
+			sameLocal = append(sameLocal, Cause{Kind: CauseLocal, Subject: mod, Have: a.text, Want: b.text, WantFrom: wantFrom})
+		case a.local() || b.local():
+			if !global {
+				add(CauseLocal, mod, a.text, b.text)
+			}
+		case a.text != b.text:
+			add(CauseDependency, mod, a.text, b.text)
+		default:
+			sameVersion = append(sameVersion, mod)
 		}
 	}
+	// A local module of one kind on both sides is named when other
+	// causes are; alone, the build info does not explain the difference.
+	if len(out) > 0 && !global {
+		out = append(out, sameLocal...)
+	}
 	sort.SliceStable(out, func(i, j int) bool { return causeRank(out[i].Kind) < causeRank(out[j].Kind) })
-	if len(out) == 0 {
-		out = append(out, Cause{Kind: CauseSource, Subject: strings.Join(sourceModules(pkgs, p, against), ", "),
+	switch {
+	case len(out) == 0:
+		out = append(out, Cause{Kind: CauseSource, Subject: strings.Join(sourceModules(pkgs, p, against), ", "), WantFrom: wantFrom,
 			Have: fmt.Sprintf("the build info of both sides agrees (%s, same module versions and recorded settings), yet the export data differs: "+
 				"different source under the same versions (an edited replaced or vendored module), cgo flags (not recorded under -trimpath), or another GOROOT", p.GoVersion)})
+	case !global && len(sameVersion) > 0:
+		out = append(out, Cause{Kind: CauseSource, Subject: strings.Join(sameVersion, ", "), WantFrom: wantFrom,
+			Have: fmt.Sprintf("packages of %s differ too under the same version on both sides: perhaps through the differences above, else their source differs",
+				strings.Join(sameVersion, ", "))})
 	}
 	return out
+}
+
+// Where a module's source comes from in a build.
+const (
+	originAbsent = iota
+	originVersion
+	originMain
+	originWorkspace
+	originDir
+)
+
+// origin is where a module's source comes from in a build, and how to say
+// it ("v1.2.3", "the main module", "a workspace module", "replaced by
+// directory ../api").
+type origin struct {
+	kind int
+	text string
+}
+
+// local: no version names the source.
+func (o origin) local() bool {
+	return o.kind == originMain || o.kind == originWorkspace || o.kind == originDir
+}
+
+// ownPath: under -trimpath the compiler records the module's files as
+// module/... (not module@version/...).
+func (o origin) ownPath() bool { return o.kind == originMain || o.kind == originWorkspace }
+
+func originOf(f *File, mod string) origin {
+	if mod == f.MainModule {
+		return origin{originMain, "the main module"}
+	}
+	if r, ok := f.Replaces[mod]; ok && isDirPath(r) {
+		return origin{originDir, "replaced by directory " + r}
+	}
+	v, ok := f.Deps[mod]
+	switch {
+	case !ok:
+		return origin{originAbsent, "(absent)"}
+	case strings.HasPrefix(v, "=> "):
+		return origin{originDir, "replaced by directory " + strings.TrimPrefix(v, "=> ")}
+	case v == "(devel)" || v == "":
+		return origin{originWorkspace, "a workspace module"}
+	}
+	return origin{originVersion, v}
 }
 
 // release is the Go release of a build info Go version, without the
@@ -404,7 +833,7 @@ func minor(v string) string {
 }
 
 func causeRank(k CauseKind) int {
-	for i, c := range []CauseKind{CauseToolchain, CauseGOEXPERIMENT, CauseDependency, CauseTrimpath, CauseTags, CauseCGO, CauseGOAMD64, CauseSetting, CauseSource} {
+	for i, c := range []CauseKind{CauseToolchain, CauseGOEXPERIMENT, CauseDependency, CauseReplace, CauseTrimpath, CauseTags, CauseCGO, CauseGOAMD64, CauseSetting, CauseLocal, CauseSource} {
 		if c == k {
 			return i
 		}
@@ -456,15 +885,7 @@ func moduleOf(pkg string, files ...*File) string {
 	return best
 }
 
-func moduleVersion(f *File, mod string) string {
-	if mod == f.MainModule {
-		return "(main module)"
-	}
-	if v, ok := f.Deps[mod]; ok {
-		return v
-	}
-	return "(absent)"
-}
+func moduleVersion(f *File, mod string) string { return originOf(f, mod).text }
 
 // sourceModules names where differing packages live, for CauseSource.
 func sourceModules(pkgs []string, files ...*File) []string {

@@ -7,12 +7,23 @@
 // already in the process, and fails on the first difference. The copy already
 // in the process is the first one the dynamic linker saw: the host's, or that
 // of a plugin loaded earlier, even one that then failed to load. A plugin
-// whose pluginpath is already active fails as "already loaded". Read
+// whose pluginpath is already active fails as "already loaded"; the same
+// file opened again by its real path is the plugin already loaded; a
+// plugin from a toolchain whose runtime lays out module data otherwise
+// kills the host, and the plugins after it are never reached. Read
 // collects those symbols (from .dynsym, so stripped files work, for any
 // architecture) with the build info; Check replays a load sequence on them and
 // compares the build info of both sides to name the cause: the toolchain, a
-// dependency version, -trimpath, build tags, cgo, GOEXPERIMENT, GOAMD64, or,
-// when all of that agrees, different source under the same versions.
+// dependency version, a directory replace against a workspace module, a
+// local module's source, -trimpath, build tags, cgo, GOEXPERIMENT, GOAMD64,
+// or, when all of that agrees, different source under the same versions.
+//
+// The dynamic linker binds a plugin's uses of a C symbol to the first
+// definition in the process. Read lists the C symbols a file defines
+// (File.CSymbols), and Check reports a plugin that defines and uses one an
+// earlier object defines as well, unless both definitions are the same
+// cgo package's code (CSymbolCollision): plugin.Open loads such a plugin,
+// and its C calls run the other object's code.
 //
 // Read also checks a plugin for damage to the structures glibc's dynamic
 // linker trusts when it maps and relocates the file (ELF and program

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -22,13 +23,21 @@ type File struct {
 	Machine elf.Machine
 	// Plugin reports a file built with -buildmode=plugin.
 	Plugin bool
-	// PluginPath is the value of the go:link.thispluginpath symbol, which
-	// the linker emits into plugins only; when the symbol table has been
-	// stripped, a plugin's build info path instead. For a plugin built from
-	// a package directory the two agree; for one built from a list of .go
-	// files the linker's path is "plugin/unnamed-..." and only the symbol
-	// has it. It is "" for other files.
+	// PluginPath is the pluginpath the runtime compares (and reports
+	// "plugin already loaded" on), in the linker's form (see [LinkerPath]):
+	// the value of the go:link.thispluginpath symbol, which the linker
+	// emits into plugins only, or, when the symbol table has been stripped,
+	// the build info's path escaped the way the linker escapes it. For a
+	// plugin built from a package directory the two agree; for one built
+	// from a list of .go files the linker's path is "plugin/unnamed-..."
+	// and only the symbol has it (a stripped one cannot be told apart). It
+	// is "" for other files.
 	PluginPath string
+	// RealPath and FileID identify the file the way plugin.Open (by its
+	// real path) and the dynamic linker (by device and inode) do; set by
+	// ReadFile and [Identify], "" when unknown.
+	RealPath string
+	FileID   string
 	// Packages maps the import path of every package linked in to the first
 	// 8 bytes of the hash of its export data, in hex (see [PackageHashes]).
 	// Hosts have them only when they link package plugin.
@@ -47,7 +56,16 @@ type File struct {
 	MainVersion string
 	Deps        map[string]string
 	DepVersions map[string]string
-	Settings    map[string]string
+	// Replaces maps a replaced dependency to its replacement, as the build
+	// info records it: a directory ("../api") or a module and version
+	// ("example.com/fork v1.2.0").
+	Replaces map[string]string
+	Settings map[string]string
+	// CSymbols are the C symbols the file defines for the dynamic linker
+	// (see [CSymbol]), sorted by section and address; CgoExports maps the
+	// C name of a cgo //export to the hash of its package's cgo files.
+	CSymbols   []CSymbol
+	CgoExports map[string]string
 	// GLIBC is the highest GLIBC_x.y symbol version the file needs, or "".
 	GLIBC string
 	// Corrupt is damage found in the structures the dynamic linker trusts
@@ -81,17 +99,27 @@ type ReadError struct {
 func (e *ReadError) Error() string { return fmt.Sprintf("read %s: %v", e.Path, e.Err) }
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// ReadFile reads the ABI facts of an ELF file. It opens only regular
-// files: a named pipe, a device or a directory is a *ReadError wrapping
-// [ErrNotRegular], returned at once (the file is opened non-blocking and
-// checked with fstat before anything is read).
+// ReadFile reads the ABI facts of an ELF file, and its identity
+// (File.RealPath, File.FileID). It opens only regular files: a named
+// pipe, a device or a directory is a *ReadError wrapping [ErrNotRegular],
+// returned at once (the file is opened non-blocking and checked with fstat
+// before anything is read).
 func ReadFile(path string) (*File, error) {
-	f, _, err := regfile.Open(path)
+	f, fi, err := regfile.Open(path)
 	if err != nil {
 		return nil, &ReadError{Path: path, Err: err}
 	}
 	defer f.Close()
-	return Read(f, path)
+	out, err := Read(f, path)
+	if err != nil {
+		return nil, err
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			out.RealPath, out.FileID = real, fileID(fi)
+		}
+	}
+	return out, nil
 }
 
 // Read reads the ABI facts of an ELF file; name is used in messages.
@@ -137,6 +165,7 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 		GoVersion: bi.GoVersion, MainPath: bi.Path, MainModule: bi.Main.Path, MainVersion: bi.Main.Version,
 		Deps:        make(map[string]string, len(bi.Deps)),
 		DepVersions: make(map[string]string, len(bi.Deps)),
+		Replaces:    map[string]string{},
 		Settings:    make(map[string]string, len(bi.Settings)),
 	}
 	for _, d := range bi.Deps {
@@ -148,6 +177,12 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 			v = d.Replace.Version
 		}
 		out.DepVersions[d.Path] = v
+		if r := d.Replace; r != nil {
+			out.Replaces[d.Path] = strings.TrimSpace(r.Path + " " + r.Version)
+			if isDirPath(r.Path) {
+				out.Replaces[d.Path] = r.Path
+			}
+		}
 		if d.Replace != nil && v == "" {
 			v = "=> " + d.Replace.Path
 		}
@@ -160,7 +195,14 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 	if out.Plugin {
 		out.Corrupt = validate(r, true)
 	}
-	if out.Packages, err = PackageHashes(ef); err != nil {
+	dyn, err := ef.DynamicSymbols()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		if out.Corrupt == nil {
+			return nil, &ReadError{Path: name, Err: fmt.Errorf("reading .dynsym: %w", err)}
+		}
+		dyn = nil
+	}
+	if out.Packages, err = packageHashes(ef, dyn); err != nil {
 		if out.Corrupt == nil {
 			return nil, &ReadError{Path: name, Err: err}
 		}
@@ -170,7 +212,10 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 		return nil, &ReadError{Path: name, Err: err}
 	}
 	if out.PluginPath == "" && out.Plugin {
-		out.PluginPath = bi.Path
+		out.PluginPath = LinkerPath(bi.Path)
+	}
+	if out.Corrupt == nil {
+		out.CSymbols, out.CgoExports = readCSymbols(ef, dyn)
 	}
 	out.GLIBC = highestGLIBC(ef)
 	return out, nil
@@ -278,6 +323,11 @@ func PackageHashes(f *elf.File) (map[string]string, error) {
 	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
 		return nil, fmt.Errorf("reading .dynsym: %w", err)
 	}
+	return packageHashes(f, dyn)
+}
+
+// packageHashes is PackageHashes with .dynsym already read.
+func packageHashes(f *elf.File, dyn []elf.Symbol) (map[string]string, error) {
 	hashes, err := collectPackageHashes(f, dyn)
 	if err != nil {
 		return nil, err
@@ -444,6 +494,13 @@ func part(p []int, i int) int {
 		return -1
 	}
 	return 0
+}
+
+// isDirPath reports whether a replacement path is a directory, as the go
+// command tells it: absolute, or starting with ./ or ../.
+func isDirPath(p string) bool {
+	return filepath.IsAbs(p) || p == "." || p == ".." || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") ||
+		strings.HasPrefix(p, `.\`) || strings.HasPrefix(p, `..\`)
 }
 
 // isStd reports whether an import path is in the standard library.

@@ -1,6 +1,7 @@
 // Command host is the skew matrix's probe host. It links what the plugins
-// share (the api module, its cgo package, golang.org/x/sync, runtime/debug)
-// and opens the plugins named on its command line, in order:
+// share (the api module, its cgo packages, golang.org/x/sync,
+// runtime/debug; none of them when built with -tags=minhost) and opens the
+// plugins named on its command line, in order:
 //
 //	host raw P1.so P2.so ...     with plugin.Open
 //	host loader P1.so P2.so ...  with pbuild's loader (without a manifest)
@@ -10,7 +11,9 @@
 //	ok <file>
 //	fail <file>: <error on one line>
 //
-// and it exits 0, unless the runtime kills it first.
+// and it exits 0, unless the runtime kills it first. A plugin that has a
+// function Answer and a variable Want fails when Answer() is not Want: its
+// C calls reach another object's code.
 package main
 
 import (
@@ -18,13 +21,9 @@ import (
 	"fmt"
 	"os"
 	"plugin"
-	"runtime/debug"
 	"strings"
 
-	"example.com/matrix/api"
-	"example.com/matrix/api/cnum"
 	"github.com/pbuild/pbuild/loader"
-	"golang.org/x/sync/errgroup"
 )
 
 func main() {
@@ -33,27 +32,17 @@ func main() {
 		os.Exit(2)
 	}
 	// Use the shared packages, so that the host defines them first.
-	var g errgroup.Group
-	g.Go(func() error {
-		if cnum.Twice(api.Answer) != 2*api.Answer {
-			return errors.New("cnum is broken")
-		}
-		return nil
-	})
-	g.Go(func() error {
-		if _, ok := debug.ReadBuildInfo(); !ok {
-			return errors.New("no build info")
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
+	if err := useShared(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	files := os.Args[2:]
 	if os.Args[1] == "raw" {
 		for _, f := range files {
-			_, err := plugin.Open(f)
+			p, err := plugin.Open(f)
+			if err == nil {
+				err = answer(p.Lookup)
+			}
 			report(f, err)
 		}
 		return
@@ -63,7 +52,9 @@ func main() {
 		if err == nil {
 			var p *loader.Plugin
 			if p, err = l.Open(f); err == nil {
-				_, err = loader.Lookup[string](p, "Name")
+				if _, err = loader.Lookup[string](p, "Name"); err == nil {
+					err = answer(p.Lookup)
+				}
 			}
 			report(f, classify(err))
 			err = nil
@@ -71,6 +62,28 @@ func main() {
 		}
 		report(f, err)
 	}
+}
+
+// answer calls the plugin's Answer, if it has one, and compares the result
+// with its Want.
+func answer(lookup func(string) (plugin.Symbol, error)) error {
+	a, err := lookup("Answer")
+	if err != nil {
+		return nil
+	}
+	w, err := lookup("Want")
+	if err != nil {
+		return err
+	}
+	fn, ok := a.(func() int)
+	want, ok2 := w.(*int)
+	if !ok || !ok2 {
+		return fmt.Errorf("Answer is %T, Want %T", a, w)
+	}
+	if got := fn(); got != *want {
+		return fmt.Errorf("answer: Answer() = %d, want %d: its C calls reach another object's code", got, *want)
+	}
+	return nil
 }
 
 // classify prefixes a loader error with its kind.

@@ -1,4 +1,4 @@
-package bundle
+package archive
 
 import (
 	"archive/tar"
@@ -18,23 +18,13 @@ import (
 	"github.com/pbuild/pbuild/internal/safefile"
 )
 
-// Default limits of Extract.
 const (
-	DefaultMaxFileSize  = 1 << 30 // 1 GiB
-	DefaultMaxTotalSize = 4 << 30 // 4 GiB
-	DefaultMaxEntries   = 10000
-)
-
-// Bounds of entry names: a whole name, and one element of it (the usual
-// NAME_MAX, so the file system does not refuse it).
-const (
-	maxNameLen = 1024
+	// maxElemLen bounds one element of a name: the usual NAME_MAX.
 	maxElemLen = 255
+	// maxTrailer bounds the zero padding after the end-of-archive marker
+	// (tar writers pad to their record size, 10 KiB for GNU tar).
+	maxTrailer = 1 << 20
 )
-
-// maxTrailer bounds the zero padding read after the end-of-archive marker
-// (tar writers pad to their record size, 10 KiB for GNU tar).
-const maxTrailer = 1 << 20
 
 // Errors of Extract: every fault of the archive wraps one of them (errors
 // of the target directory, such as a full disk, are returned as they are).
@@ -44,27 +34,39 @@ var (
 	ErrUnsafeEntry = errors.New("unsafe archive entry")
 	// ErrTooLarge is an archive over a limit.
 	ErrTooLarge = errors.New("archive too large")
-	// ErrCorrupt is an archive that is not a complete gzip-compressed tar
-	// stream: truncated, a bad checksum, trailing data.
+	// ErrCorrupt is an archive that is not one complete tar stream (in
+	// one complete gzip stream): truncated, a bad checksum, trailing data.
 	ErrCorrupt = errors.New("corrupt archive")
 )
 
-// ExtractOptions bound what Extract accepts. Zero limits take the defaults.
+// ExtractOptions say what Extract accepts. A zero limit is no limit.
 type ExtractOptions struct {
-	// Top, when set, is the one top-level directory every entry must be in
-	// (or be).
-	Top          string
+	// Gzip: the stream is gzip-compressed, one member, nothing after it.
+	Gzip bool
+	// Strip, when set, is the directory whose contents are extracted (a
+	// slash path): entries below it are written with it removed from
+	// their names, all others are skipped.
+	Strip string
+	// Top, when set, is the one top-level directory every entry must be
+	// in (or be).
+	Top string
+	// Overwrite replaces files that exist in the target; without it an
+	// existing file is an ErrUnsafeEntry.
+	Overwrite    bool
 	MaxFileSize  int64
 	MaxTotalSize int64
 	MaxEntries   int
+	// MaxNameLen bounds a whole name, in bytes; one element of a name is
+	// at most 255 bytes in any case.
+	MaxNameLen int
 }
 
 // File is a regular file Extract wrote.
 type File struct {
-	Name   string `json:"name"` // slash path relative to the target directory
-	Size   int64  `json:"size"`
-	Exec   bool   `json:"exec"` // written with mode 0755, else 0644
-	SHA256 string `json:"sha256"`
+	Name   string // slash path relative to the target directory
+	Size   int64
+	Exec   bool // written with mode 0755, else 0644
+	SHA256 string
 }
 
 // Contents is what Extract wrote, in archive order.
@@ -73,18 +75,20 @@ type Contents struct {
 	Dirs  []string // slash paths, without a trailing slash
 }
 
-// Extract reads a gzip-compressed tar stream and writes its directories
-// (mode 0755) and regular files (0755 when any execute bit is set, else
-// 0644) below dst, an existing directory that should be empty. It accepts
-// nothing else: no links of any kind, devices, fifos or global headers; no
-// absolute names, "." or ".." elements, backslashes or control characters;
-// no name twice; no entry over the limits; no data after the end of the
-// archive, and a complete gzip stream with a valid checksum. All paths are
-// resolved inside dst (os.Root), so nothing is written outside it, even when
-// dst holds links. It stops with the context's error when ctx is cancelled.
-// On an error, what was extracted so far stays in dst.
+// Extract reads a tar stream and writes its directories (mode 0755) and
+// regular files (0755 when any execute bit is set, else 0644) below dst,
+// a directory (made when missing). It accepts nothing else: no links of
+// any kind, devices, fifos, sparse files or global headers; no absolute
+// names, "." or ".." elements, backslashes or control characters; no name
+// twice; no entry over the limits; a stream that ends with the
+// end-of-archive marker and at most zero padding after it. All paths are
+// resolved inside dst (os.Root), so nothing is written outside it, even
+// when dst holds links. It stops with the context's error when ctx is
+// cancelled. On an error, what was extracted so far stays in dst.
 func Extract(ctx context.Context, r io.Reader, dst string, opts ExtractOptions) (*Contents, error) {
-	opts.defaults()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return nil, err
+	}
 	root, err := os.OpenRoot(dst)
 	if err != nil {
 		return nil, err
@@ -92,12 +96,17 @@ func Extract(ctx context.Context, r io.Reader, dst string, opts ExtractOptions) 
 	defer root.Close()
 
 	br := bufio.NewReader(r)
-	zr, err := gzip.NewReader(br)
-	if err != nil {
-		return nil, fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
+	src := io.Reader(br)
+	if opts.Gzip {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
+		}
+		zr.Multistream(false)
+		src = zr
 	}
-	zr.Multistream(false)
-	cr := &countingReader{r: zr}
+	opts.Strip = strings.Trim(opts.Strip, "/")
+	cr := &countingReader{r: src}
 	x := &extractor{root: root, opts: opts, seen: map[string]bool{}, contents: &Contents{}}
 	tr := tar.NewReader(cr)
 	var dataEnd int64 // offset after the last entry's data and padding
@@ -122,54 +131,42 @@ func Extract(ctx context.Context, r io.Reader, dst string, opts ExtractOptions) 
 			return nil, err
 		}
 	}
-	if err := drain(ctx, zr, br); err != nil {
+	if err := drain(ctx, src); err != nil {
 		return nil, err
+	}
+	if opts.Gzip {
+		if _, err := br.ReadByte(); err != io.EOF {
+			return nil, fmt.Errorf("%w: data after the gzip stream", ErrCorrupt)
+		}
 	}
 	return x.contents, nil
 }
 
-func (o *ExtractOptions) defaults() {
-	if o.MaxFileSize <= 0 {
-		o.MaxFileSize = DefaultMaxFileSize
-	}
-	if o.MaxTotalSize <= 0 {
-		o.MaxTotalSize = DefaultMaxTotalSize
-	}
-	if o.MaxEntries <= 0 {
-		o.MaxEntries = DefaultMaxEntries
-	}
-}
-
 // drain reads what follows the end-of-archive marker: zero padding, then
-// the end of the gzip member (which checks its CRC and size), then nothing.
-func drain(ctx context.Context, zr *gzip.Reader, br *bufio.Reader) error {
+// (with gzip) the end of the gzip member, which checks its CRC and size.
+func drain(ctx context.Context, r io.Reader) error {
 	buf := make([]byte, 32<<10)
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		k, err := zr.Read(buf)
+		k, err := r.Read(buf)
 		for _, b := range buf[:k] {
 			if b != 0 {
 				return fmt.Errorf("%w: data after the end of the archive", ErrCorrupt)
 			}
 		}
-		n += int64(k)
-		if n > maxTrailer {
+		if n += int64(k); n > maxTrailer {
 			return fmt.Errorf("%w: more than %d bytes of padding after the end of the archive", ErrCorrupt, maxTrailer)
 		}
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 	}
-	if _, err := br.ReadByte(); err != io.EOF {
-		return fmt.Errorf("%w: data after the gzip stream", ErrCorrupt)
-	}
-	return nil
 }
 
 type countingReader struct {
@@ -192,14 +189,24 @@ type extractor struct {
 }
 
 func (x *extractor) entry(ctx context.Context, hdr *tar.Header, r io.Reader) error {
-	if len(x.seen) >= x.opts.MaxEntries {
-		return fmt.Errorf("%w: more than %d entries", ErrTooLarge, x.opts.MaxEntries)
+	name := hdr.Name
+	if hdr.Typeflag == tar.TypeDir {
+		name = strings.TrimSuffix(name, "/")
+	}
+	if x.opts.Strip != "" {
+		rest, below := strings.CutPrefix(name, x.opts.Strip+"/")
+		if !below {
+			return nil // skipped
+		}
+		name = rest
+	}
+	if limit := x.opts.MaxEntries; limit > 0 && len(x.seen) >= limit {
+		return fmt.Errorf("%w: more than %d entries", ErrTooLarge, limit)
 	}
 	if err := checkType(hdr); err != nil {
 		return err
 	}
-	name, err := x.name(hdr)
-	if err != nil {
+	if err := x.checkName(hdr, name); err != nil {
 		return err
 	}
 	for k := range hdr.PAXRecords {
@@ -221,10 +228,10 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, r io.Reader) err
 		x.contents.Dirs = append(x.contents.Dirs, name)
 		return nil
 	}
-	if hdr.Size > x.opts.MaxFileSize {
-		return fmt.Errorf("%w: %q is %d bytes, over the limit of %d", ErrTooLarge, hdr.Name, hdr.Size, x.opts.MaxFileSize)
+	if limit := x.opts.MaxFileSize; limit > 0 && hdr.Size > limit {
+		return fmt.Errorf("%w: %q is %d bytes, over the limit of %d", ErrTooLarge, hdr.Name, hdr.Size, limit)
 	}
-	if x.total += hdr.Size; x.total > x.opts.MaxTotalSize {
+	if x.total += hdr.Size; x.opts.MaxTotalSize > 0 && x.total > x.opts.MaxTotalSize {
 		return fmt.Errorf("%w: the files are over the limit of %d bytes in all", ErrTooLarge, x.opts.MaxTotalSize)
 	}
 	f, err := x.file(ctx, name, hdr, r)
@@ -250,39 +257,35 @@ func checkType(hdr *tar.Header) error {
 	return fmt.Errorf("%w: %q has type %q; only files and directories are allowed", ErrUnsafeEntry, hdr.Name, hdr.Typeflag)
 }
 
-// name checks an entry's name and returns it cleaned of a trailing slash.
-func (x *extractor) name(hdr *tar.Header) (string, error) {
-	name := hdr.Name
-	if hdr.Typeflag == tar.TypeDir {
-		name = strings.TrimSuffix(name, "/")
-	}
+// checkName checks an entry's name (stripped, without a directory's
+// trailing slash).
+func (x *extractor) checkName(hdr *tar.Header, name string) error {
 	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrUnsafeEntry, hdr.Name, why) }
 	switch {
 	case name == "":
-		return "", bad("empty name")
+		return bad("empty name")
 	case strings.HasPrefix(name, "/"):
-		return "", bad("absolute path")
+		return bad("absolute path")
 	case strings.ContainsFunc(name, func(c rune) bool { return c < 0x20 || c == 0x7f || c == '\\' }):
-		return "", bad("control character or backslash in the name")
-	}
-	if len(name) > maxNameLen {
-		return "", bad("name too long")
+		return bad("control character or backslash in the name")
+	case x.opts.MaxNameLen > 0 && len(name) > x.opts.MaxNameLen:
+		return bad("name too long")
 	}
 	for _, elem := range strings.Split(name, "/") {
 		if elem == ".." {
-			return "", bad(`".." in the path`)
+			return bad(`".." in the path`)
 		}
 		if len(elem) > maxElemLen {
-			return "", bad("name too long")
+			return bad("name too long")
 		}
 	}
 	if !fs.ValidPath(name) {
-		return "", bad("not a clean relative path")
+		return bad("not a clean relative path")
 	}
 	if top := x.opts.Top; top != "" && name != top && !strings.HasPrefix(name, top+"/") {
-		return "", bad("outside the top directory " + top)
+		return bad("outside the top directory " + top)
 	}
-	return name, nil
+	return nil
 }
 
 // mkdirAll makes dir and its missing parents inside the root; a parent
@@ -291,10 +294,8 @@ func (x *extractor) mkdirAll(dir string) error {
 	if dir == "." {
 		return nil
 	}
-	if parent := path.Dir(dir); parent != "." {
-		if err := x.mkdirAll(parent); err != nil {
-			return err
-		}
+	if err := x.mkdirAll(path.Dir(dir)); err != nil {
+		return err
 	}
 	err := x.root.Mkdir(dir, 0o755)
 	if errors.Is(err, fs.ErrExist) {
@@ -307,7 +308,7 @@ func (x *extractor) mkdirAll(dir string) error {
 	return err
 }
 
-// file writes a regular file, which must not exist yet.
+// file writes a regular file, which must not exist yet unless Overwrite.
 func (x *extractor) file(ctx context.Context, name string, hdr *tar.Header, r io.Reader) (File, error) {
 	if err := x.mkdirAll(path.Dir(name)); err != nil {
 		return File{}, err
@@ -317,7 +318,11 @@ func (x *extractor) file(ctx context.Context, name string, hdr *tar.Header, r io
 	if exec {
 		mode = 0o755
 	}
-	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if x.opts.Overwrite {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := x.root.OpenFile(name, flag, mode)
 	if errors.Is(err, fs.ErrExist) {
 		return File{}, fmt.Errorf("%w: %q already exists", ErrUnsafeEntry, name)
 	}
@@ -344,8 +349,8 @@ func (x *extractor) file(ctx context.Context, name string, hdr *tar.Header, r io
 	return File{Name: name, Size: n, Exec: exec, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// errReader remembers the error of the archive stream, to tell a corrupt
-// archive from a failing disk.
+// errReader remembers the error of the stream it reads, to tell a fault of
+// the source from one of the destination.
 type errReader struct {
 	r   io.Reader
 	err error

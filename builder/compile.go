@@ -1,0 +1,144 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/pbuild/pbuild/internal/fsx"
+	"github.com/pbuild/pbuild/manifests"
+	"github.com/pbuild/pbuild/plan"
+	"github.com/pbuild/pbuild/resolve"
+	"github.com/pbuild/pbuild/toolchain"
+)
+
+// compileTargets is the compile step: every target built on the backend
+// into tmp, stamped with abiKey. The last build's artifacts that are intact
+// and up to date are kept: taken from the output directory, not linked
+// again. It returns their manifest entries, by file.
+func compileTargets(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, tc *toolchain.Toolchain, stage, abiKey, tmp string, opts *Options) (map[string]manifests.Artifact, error) {
+	var phases [][]Unit
+	for _, phase := range p.Phases() {
+		var units []Unit
+		for _, t := range phase {
+			pkg := packageOf(ws, t)
+			inputs, err := buildInputs(stage, ws, pkg)
+			if err != nil {
+				return nil, err
+			}
+			out := plan.OutDir + "/" + t.File()
+			units = append(units, Unit{Target: t, Args: p.Settings.GoBuildArgs(t, abiKey, out), Dir: path.Join(plan.SourceDir, pkg.Rel), Out: out, Inputs: inputs})
+		}
+		phases = append(phases, units)
+	}
+	req := CompileRequest{Toolchain: tc, Stage: stage, Phases: phases, Env: p.Settings.CompileEnv(), Out: tmp,
+		PreviousDir: p.Output, Force: opts.Force, Project: p.Project}
+	if !opts.Force {
+		req.Previous = previousArtifacts(ctx, p.Output, ws)
+	}
+	opts.event(StepCompile, "%d artifacts on %s", len(p.Targets), opts.Backend.Name())
+	res, err := opts.Backend.Compile(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]manifests.Artifact{}
+	for _, f := range res.Kept {
+		a, ok := req.Previous[f]
+		if !ok {
+			continue
+		}
+		dst := filepath.Join(tmp, filepath.FromSlash(f))
+		if _, err := os.Lstat(dst); os.IsNotExist(err) {
+			if err := fsx.LinkOrCopy(filepath.Join(p.Output, filepath.FromSlash(f)), dst); err != nil {
+				return nil, fmt.Errorf("keep %s: %w", f, err)
+			}
+		}
+		kept[f] = a
+	}
+	if len(req.Previous) > 0 {
+		opts.event(StepCompile, "kept %d of %d artifacts as up to date: %s", len(kept), len(req.Previous), strings.Join(sortedKeys(kept), " "))
+	}
+	return kept, nil
+}
+
+// packageOf is the workspace's package of a target.
+func packageOf(ws *resolve.Workspace, t plan.Target) resolve.Package {
+	for _, p := range ws.Packages {
+		if p.Name == t.Name {
+			return p
+		}
+	}
+	panic("builder: target " + t.Name + " is not in the workspace")
+}
+
+// buildInputs are the paths of the staged workspace (slash-separated,
+// relative to it) that building p reads: go.work, go.work.sum and vendor/;
+// the go.mod of every module go.work uses, as the go command loads them
+// all; and the whole directories of p's module and of the local modules it
+// requires, directly or through other local modules. Nil, the whole
+// workspace, when a module is the workspace's root directory, whose files
+// cannot be told from the others'.
+func buildInputs(stage string, ws *resolve.Workspace, p resolve.Package) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(stage, "go.work"))
+	if err != nil {
+		return nil, fmt.Errorf("build inputs: %w", err)
+	}
+	wf, err := modfile.ParseWork("go.work", data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build inputs: %w", err)
+	}
+	inputs := []string{"go.work", "go.work.sum"}
+	if _, err := os.Stat(filepath.Join(stage, "vendor")); err == nil {
+		inputs = append(inputs, "vendor")
+	}
+	for _, u := range wf.Use {
+		dir := path.Clean(filepath.ToSlash(u.Path))
+		if dir == "." || path.IsAbs(dir) || strings.HasPrefix(dir, "../") {
+			return nil, nil
+		}
+		inputs = append(inputs, dir+"/go.mod")
+	}
+	byPath := map[string]*resolve.Module{}
+	for _, m := range ws.Modules {
+		byPath[m.Path] = m
+	}
+	seen := map[*resolve.Module]bool{}
+	var visit func(m *resolve.Module) bool
+	visit = func(m *resolve.Module) bool {
+		if seen[m] {
+			return true
+		}
+		seen[m] = true
+		if m.Rel == "." {
+			return false
+		}
+		inputs = append(inputs, m.Rel)
+		for _, r := range m.File.Require {
+			if dep, ok := byPath[r.Mod.Path]; ok && !visit(dep) {
+				return false
+			}
+		}
+		return true
+	}
+	if !visit(p.Module) {
+		return nil, nil
+	}
+	sort.Strings(inputs)
+	return slices.Compact(inputs), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,1 @@
+int pb_shared(void) { return 5; }

@@ -1,0 +1,1 @@
+int pb_answer(void) { return 2; }
