@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -63,7 +64,7 @@ func compileTargets(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, tc
 		kept[f] = a
 	}
 	if len(req.Previous) > 0 {
-		opts.event(StepCompile, "kept %d of %d artifacts as up to date: %s", len(kept), len(req.Previous), strings.Join(sortedKeys(kept), " "))
+		opts.event(StepCompile, "kept %d of %d artifacts as up to date: %s", len(kept), len(req.Previous), strings.Join(slices.Sorted(maps.Keys(kept)), " "))
 	}
 	return kept, nil
 }
@@ -132,13 +133,4 @@ func buildInputs(stage string, ws *resolve.Workspace, p resolve.Package) ([]stri
 	}
 	sort.Strings(inputs)
 	return slices.Compact(inputs), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

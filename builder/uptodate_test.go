@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,15 +137,15 @@ func TestPreviousArtifactsOnlyThisBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sortedKeys(previousArtifacts(context.Background(), dist, ws)); !slices.Equal(got, []string{"greeter"}) {
+	if got := slices.Sorted(maps.Keys(previousArtifacts(context.Background(), dist, ws))); !slices.Equal(got, []string{"greeter"}) {
 		t.Errorf("previousArtifacts = %q, want [greeter]", got)
 	}
 	ws.Packages[0].Name = "renamed"
 	if got := previousArtifacts(context.Background(), dist, ws); len(got) != 0 {
-		t.Errorf("previousArtifacts for a renamed host = %v, want none", sortedKeys(got))
+		t.Errorf("previousArtifacts for a renamed host = %v, want none", slices.Sorted(maps.Keys(got)))
 	}
 	if got := previousArtifacts(context.Background(), t.TempDir(), ws); len(got) != 0 {
-		t.Errorf("previousArtifacts of an empty directory = %v", sortedKeys(got))
+		t.Errorf("previousArtifacts of an empty directory = %v", slices.Sorted(maps.Keys(got)))
 	}
 }
 

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -805,7 +807,7 @@ func TestLoad(t *testing.T) {
 	// Load from another directory, so that paths must be resolved
 	// against the config file's directory rather than the working one.
 	t.Chdir(t.TempDir())
-	cfg, err := Load(file)
+	cfg, err := Load(context.Background(), file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -826,13 +828,13 @@ func TestLoadRelative(t *testing.T) {
 	if err := os.WriteFile(filepath.Join("sub", FileName), []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load("sub/../sub/" + FileName)
+	_, err := Load(context.Background(), "sub/../sub/"+FileName)
 	want := "sub/../sub/pbuild.yaml:4: output: ./ is the config directory; pbuild replaces the output directory on every build"
 	if err == nil || err.Error() != want {
 		t.Errorf("Load error = %v; want %s", err, want)
 	}
 
-	cfg, err := Load("sub/../sub/" + FileName + "x")
+	cfg, err := Load(context.Background(), "sub/../sub/"+FileName+"x")
 	if err == nil {
 		t.Fatalf("Load of a missing file succeeded: %+v", cfg)
 	}
@@ -886,5 +888,174 @@ func TestPluginVersion(t *testing.T) {
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("got  %v\nwant %s", err, tt.want)
 		}
+	}
+}
+
+// TestParseYAMLCorners covers what yaml.v3 lets through or reports in its
+// own way, which Parse must still refuse, in its own words, at the first
+// problem in the file.
+func TestParseYAMLCorners(t *testing.T) {
+	const head = "version: 1\ntoolchain: {go: 1.24.4}\n"
+	tests := []struct {
+		name string
+		yaml string
+		want string
+	}{
+		// yaml.v3 skips null keys and merges merge keys without a word.
+		{"null key", head + "host: {~: x, name: greeter, path: ./host}\n",
+			`pbuild.yaml:3: host: expected a plain key, got null`},
+		{"null key in env", head + "host: {name: greeter, path: ./host}\nbuild: {env: {~: x}}\n",
+			`pbuild.yaml:4: build.env: expected a plain key, got null`},
+		{"list key", head + "host: {name: greeter, [a]: x, path: ./host}\n",
+			`pbuild.yaml:3: host: expected a plain key, got a list`},
+		{"alias key", head + "host: {name: &n path, *n : ./host}\n",
+			`pbuild.yaml:3: host: expected a plain key, got an alias`},
+		{"merge key in env", head + "host: {name: greeter, path: ./host}\nbuild: {env: {<<: {A: x}}}\n",
+			`pbuild.yaml:4: build.env: merge keys (<<) are not supported`},
+		{"merge key of a scalar", head + "host: {name: greeter, path: ./host, <<: 1}\n",
+			`pbuild.yaml:3: host: merge keys (<<) are not supported`},
+		{"merge key beside a list key (yaml.v3 panics)", head + "host: {name: greeter, path: ./host, [a]: 1, <<: {}}\n",
+			`pbuild.yaml:3: host: expected a plain key, got a list`},
+		{"quoted merge key", head + "host: {name: greeter, path: ./host, \"<<\": {}}\n",
+			`pbuild.yaml:3: host: unknown field "<<"`},
+		{"key of a field yaml.v3 skips", head + "host: {name: greeter, path: ./host}\nFile: x\n",
+			`pbuild.yaml:4: unknown field "File"`},
+		{"dash key", head + "host: {name: greeter, path: ./host}\n-: x\n",
+			`pbuild.yaml:4: unknown field "-"`},
+
+		// yaml.v3 drops null list items without a word.
+		{"null tag", head + "host: {name: greeter, path: ./host}\nbuild: {tags: [netgo, ~]}\n",
+			`pbuild.yaml:4: build.tags[1]: invalid tag ""; tags may contain only letters, digits, '_' and '.'`},
+		{"null plugin after another", head + "host: {name: greeter, path: ./host}\nplugins:\n  - {name: hello, path: ./plugins/hello}\n  -\n  - {name: world, path: ./plugins/world}\n",
+			`pbuild.yaml:6: plugins[1].name: missing`},
+
+		// What is checked is what yaml.v3 puts in the Config.
+		{"binary name", head + "host: {name: !!binary Li4v, path: ./host}\n",
+			`pbuild.yaml:3: host.name: invalid name "../"; use letters, digits, '.', '_' and '-', starting with a letter or digit`},
+		{"bad binary", head + "host: {name: !!binary \"!\", path: ./host}\n",
+			`pbuild.yaml:3: host.name: !!binary value contains invalid base64 data`},
+
+		// Aliases: of scalars fine, of mappings and lists not where a
+		// mapping or list belongs (each would repeat a name or a section).
+		{"alias of the host mapping", head + "host: &h {name: greeter, path: ./host}\nplugins: [*h]\n",
+			`pbuild.yaml:4: plugins[0]: aliases of mappings and lists are not supported`},
+		{"alias of a list where a string belongs", head + "host: {name: greeter, path: ./host}\nbuild:\n  tags: &t [a]\n  env: {A: *t}\n",
+			`pbuild.yaml:5: build.env.A: expected a string, got a list`},
+
+		// One line, several problems: the first wins.
+		{"two wrong types on a line", head + "host: {name: [a], path: [b]}\n",
+			`pbuild.yaml:3: host.name: expected a string, got a list`},
+		{"one unknown field in two plugins on a line", head + "plugins: [{name: a, path: ./plugins/hello, x: 1}, {x: 2}]\n",
+			`pbuild.yaml:3: plugins[0]: unknown field "x"`},
+		{"a wrong type among good ones on a line", head + "host: {name: greeter, path: [x]}\n",
+			`pbuild.yaml:3: host.path: expected a string, got a list`},
+
+		// yaml.v3 finds duplicate keys before anything else in a
+		// mapping, and before it finds the mapping out of place.
+		{"duplicate key after a bad value", "version: 1\ntoolchain:\n  go: 1.19.1\n  go: 1.24.4\n",
+			`pbuild.yaml:4: toolchain: duplicate key "go" (first on line 3)`},
+		{"duplicate key after an unknown field", head + "host: {name: greeter, dir: x, path: ./host, name: other}\n",
+			`pbuild.yaml:3: host: duplicate key "name" (first on line 3)`},
+		{"duplicate version", "version: 1\nversion: 1\n",
+			`pbuild.yaml:2: duplicate key "version" (first on line 1)`},
+		{"duplicate key in the second of two plugins on a line", head + "plugins: [{name: a, path: ./plugins/hello}, {name: b, name: c}]\n",
+			`pbuild.yaml:3: plugins[1]: duplicate key "name" (first on line 3)`},
+		{"duplicate list keys", head + "host: {name: greeter, path: ./host, [a]: 1, [a]: 2}\n",
+			`pbuild.yaml:3: host: expected a plain key, got a list`},
+		{"duplicate list keys where a list belongs", head + "host: {name: greeter, path: ./host}\nplugins: {[a]: 1, [a]: 2}\n",
+			`pbuild.yaml:4: plugins: expected a list, got a mapping`},
+		{"mapping with duplicate keys where a string belongs", head + "host: {name: {a: 1, a: 2}, path: ./host}\n",
+			`pbuild.yaml:3: host.name: expected a string, got a mapping`},
+		{"problem before a duplicate key's mapping", head + "host: {name: greeter!, path: ./host}\nbuild: {env: {A: x, A: y}}\n",
+			`pbuild.yaml:3: host.name: invalid name "greeter!"; use letters, digits, '.', '_' and '-', starting with a letter or digit`},
+
+		// File order, not section order.
+		{"plugin before the host", "version: 1\ntoolchain: {go: 1.24.4}\nplugins:\n  - {name: greeter, path: ./plugins/hello}\nhost: {name: greeter, path: ./host}\n",
+			`pbuild.yaml:5: host.name: name "greeter" is already used by plugins[0] (line 4)`},
+		{"unknown field before a missing one", head + "host:\n  bogus: 1\n",
+			`pbuild.yaml:4: host: unknown field "bogus"`},
+		{"missing field before an unknown one", "version: 1\ntoolchain:\nbogus: 1\n",
+			`pbuild.yaml:2: toolchain.go: missing; set it to an exact Go release such as 1.24.4`},
+		{"missing field of the last plugin before an unknown one", head + "plugins: [~]\nbogus: 1\n",
+			`pbuild.yaml:3: plugins[0].name: missing`},
+
+		// Values kept as before.
+		{"null base", "version: 1\ntoolchain: {go: 1.24.4, base: ~}\nhost: {name: greeter, path: ./host}\n",
+			`pbuild.yaml:2: toolchain.base: "" is not a valid image reference`},
+		{"host version", head + "host: {name: greeter, path: ./host, version: v1}\n",
+			`pbuild.yaml:3: host.version: only plugins have a version (it goes into their pluginpath)`},
+		{"version as a string before a bad field", "bogus: 1\nversion: \"1\"\n",
+			`pbuild.yaml:2: version: expected an integer, got "1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			project(t)
+			cfg, err := Parse("pbuild.yaml", []byte(tt.yaml))
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Parse = %+v, %v; want *Error %q", cfg, err, tt.want)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("Parse error:\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseBounds checks that documents yaml.v3 would take long to decode
+// (it compares every two keys of a mapping, again at every alias of it) are
+// refused before decoding, and quickly.
+func TestParseBounds(t *testing.T) {
+	project(t)
+	var keys, aliases strings.Builder
+	keys.WriteString("version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nbuild:\n  env:\n")
+	for i := range maxKeys + 1 {
+		fmt.Fprintf(&keys, "    K%d: x\n", i)
+	}
+	aliases.WriteString("version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nx: &m {a: 1, a: 2}\nplugins:\n")
+	for range maxAliases + 1 {
+		aliases.WriteString("  - *m\n")
+	}
+	for _, tt := range []struct{ yaml, want string }{
+		{keys.String(), "pbuild.yaml:6: a mapping of more than 1000 keys"},
+		{aliases.String(), "pbuild.yaml:106: more than 100 aliases of mappings or lists"},
+	} {
+		_, err := Parse("pbuild.yaml", []byte(tt.yaml))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Parse error = %v; want %s", err, tt.want)
+		}
+	}
+	// At the limits the file is decoded: its first problem is reported.
+	var ok strings.Builder
+	ok.WriteString("version: 1\ntoolchain: {go: 1.24.4}\nhost: {name: h, path: host}\nbuild:\n  env:\n")
+	for i := range maxKeys {
+		fmt.Fprintf(&ok, "    K%d: x\n", i)
+	}
+	if _, err := Parse("pbuild.yaml", []byte(ok.String())); err != nil {
+		t.Errorf("Parse of %d env variables: %v", maxKeys, err)
+	}
+}
+
+// TestParseResult checks the Config yaml.v3 decodes: plugin versions lose
+// their "v", defaults are filled in, null and empty values are empty.
+func TestParseResult(t *testing.T) {
+	project(t)
+	cfg, err := Parse("pbuild.yaml", []byte("version: 1\ntoolchain: {go: &g 1.24.4, sum: ~}\nhost: {name: h, path: host, version: ~}\n"+
+		"plugins:\n  - {name: p, path: plugins/hello, version: v1.2}\nbuild: {tags: [], ldflags: ~, env: {A: *g, B: \"\", C: 7}}\noutput: ~\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Version:   1,
+		Toolchain: Toolchain{Go: "1.24.4", Base: DefaultBase},
+		Host:      Artifact{Name: "h", Path: "host"},
+		Plugins:   []Artifact{{Name: "p", Path: "plugins/hello", Version: "1.2"}},
+		Build:     Build{Tags: []string{}, Env: map[string]string{"A": "1.24.4", "B": "", "C": "7"}},
+		Output:    DefaultOutput,
+		File:      cfg.File,
+		Dir:       cfg.Dir,
+	}
+	if !reflect.DeepEqual(*cfg, want) {
+		t.Errorf("Parse:\n got %+v\nwant %+v", *cfg, want)
 	}
 }

@@ -29,11 +29,15 @@
 //
 // Relative paths are relative to the directory holding the config file.
 //
-// Decoding is strict: unknown fields, duplicate keys, wrong types and
-// documents other than a single YAML mapping are errors. Every problem with
-// the file's content is reported as an [*Error] naming the file, the line
-// and the offending field. Only the first problem is reported: the version
-// is checked first, then the file is checked from top to bottom, and
-// finally the checks that need the whole file (missing sections and the
-// placement of the output directory) are made.
+// Decoding is strict: yaml.v3 decodes the file into a [Config] with
+// KnownFields, and unknown fields, duplicate keys, values of the wrong type,
+// keys that are not plain scalars, merge keys (<<), aliases of mappings or
+// lists, and documents other than a single YAML mapping are errors. Every
+// problem with the file's content is reported as an [*Error] naming the
+// file, the line and the offending field. Only the first problem is
+// reported: a mapping of over 1000 keys or over 100 aliases of mappings or
+// lists (which would make decoding slow) first, then the version, then the
+// file from top to bottom (a duplicate key, as yaml.v3 finds it, before
+// anything in its mapping), and finally the checks that need the whole file
+// (missing sections and the placement of the output directory).
 package config

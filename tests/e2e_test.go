@@ -42,10 +42,8 @@ func forwarded() []string {
 
 // suite is what every script shares, prepared once.
 type suite struct {
-	bin      string // directory holding the pbuild binary
-	env      []string
-	docker   bool
-	noEngine string // why there is no engine
+	env    []string
+	docker bool
 }
 
 func TestScripts(t *testing.T) {
@@ -54,7 +52,6 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		Setup: func(e *testscript.Env) error {
-			e.Setenv("PATH", s.bin+string(os.PathListSeparator)+e.Getenv("PATH"))
 			for _, kv := range s.env {
 				k, v, _ := strings.Cut(kv, "=")
 				e.Setenv(k, v)
@@ -94,15 +91,11 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// prepare builds pbuild and finds the engine, once for all scripts.
+// prepare finds the engine, once for all scripts. pbuild itself is this
+// test binary (TestMain).
 func prepare(t *testing.T) *suite {
 	t.Helper()
-	s := &suite{bin: t.TempDir()}
-	build := exec.Command("go", "build", "-o", filepath.Join(s.bin, "pbuild"), "./cmd/pbuild")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build pbuild: %v\n%s", err, out)
-	}
+	s := &suite{}
 	for _, k := range forwarded() {
 		if v, ok := os.LookupEnv(k); ok {
 			s.env = append(s.env, k+"="+v)

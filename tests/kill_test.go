@@ -207,14 +207,13 @@ func requireEngine(t *testing.T) {
 	}
 }
 
-// buildPbuild builds the pbuild command into the test's directory.
+// buildPbuild is the pbuild command: this test binary, put on PATH as
+// pbuild by TestMain.
 func buildPbuild(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pbuild")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/pbuild")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build pbuild: %v\n%s", err, out)
+	bin, err := exec.LookPath("pbuild")
+	if err != nil {
+		t.Fatalf("no pbuild on PATH: %v", err)
 	}
 	return bin
 }

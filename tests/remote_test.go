@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/pbuild/pbuild/internal/buildkitengine"
 	"github.com/pbuild/pbuild/internal/buildkitengine/buildkittest"
 	"github.com/pbuild/pbuild/internal/digest"

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pbuild/pbuild/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], readEnv(), os.Stdout, os.Stderr)
+	code := cli.Run(ctx, os.Args[1:], cli.ReadEnv(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

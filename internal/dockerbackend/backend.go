@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -129,7 +130,7 @@ func (b *Backend) Compile(ctx context.Context, r builder.CompileRequest) (*build
 		if err := mkdirs(ctx, c, r.Phases); err != nil {
 			return err
 		}
-		given := sortedKeys(r.Previous)
+		given := slices.Sorted(maps.Keys(r.Previous))
 		pinned := false
 		if len(given) > 0 && !r.Force {
 			b.event("%d artifacts of the last build given to the go command, which links only what changed", len(given))
@@ -174,7 +175,7 @@ func mkdirs(ctx context.Context, c *container.Container, phases [][]builder.Unit
 			dirs[path.Dir(u.Out)] = true
 		}
 	}
-	cmd := append([]string{"mkdir", "-p", "--"}, sortedKeys(dirs)...)
+	cmd := append([]string{"mkdir", "-p", "--"}, slices.Sorted(maps.Keys(dirs))...)
 	if code, err := c.Exec(ctx, container.Exec{Cmd: cmd}); err != nil || code != 0 {
 		return fmt.Errorf("prepare %s: exit %d: %w", plan.OutDir, code, err)
 	}
@@ -314,15 +315,6 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func prefixed(prefix string, names []string) []string {

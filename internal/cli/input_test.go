@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package cli
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func runWithin(t *testing.T, ctx context.Context, d time.Duration, args ...strin
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, env{}, &stdout, &stderr) }()
+	go func() { done <- Run(ctx, args, Env{}, &stdout, &stderr) }()
 	select {
 	case code := <-done:
 		return code, stdout.String() + stderr.String()

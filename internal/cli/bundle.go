@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"crypto/ed25519"
@@ -77,7 +77,7 @@ func runBundle(cmd *cobra.Command, d *deps, root *rootOptions, opts *bundleOptio
 	}
 	dist, configName, srcDir := opts.dist, "", ""
 	if dist == "" {
-		cfg, err := loadConfig(opts.file)
+		cfg, err := loadConfig(cmd.Context(), opts.file)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -54,7 +54,7 @@ func runRebuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *rebuildOpt
 	if file == "" {
 		file = filepath.Join(opts.source, config.FileName)
 	}
-	cfg, err := loadConfig(file)
+	cfg, err := loadConfig(cmd.Context(), file)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type rootOptions struct {
 // deps is what commands get from main: the environment, read once, and
 // where to write.
 type deps struct {
-	env    env
+	env    Env
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -92,8 +92,8 @@ func newRootCmd(d *deps) *cobra.Command {
 	return cmd
 }
 
-// run executes the command line and returns the process exit code.
-func run(ctx context.Context, args []string, e env, stdout, stderr io.Writer) int {
+// Run executes the command line and returns the process exit code.
+func Run(ctx context.Context, args []string, e Env, stdout, stderr io.Writer) int {
 	d := &deps{env: e, stdout: stdout, stderr: stderr}
 	cmd := newRootCmd(d)
 	cmd.SetArgs(args)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -11,8 +11,9 @@ import (
 	"github.com/pbuild/pbuild/internal/owner"
 )
 
-// env is everything pbuild takes from its environment, read once at start.
-type env struct {
+// Env is everything pbuild takes from its environment, read once at start
+// (ReadEnv).
+type Env struct {
 	// Go holds the module settings: GOPROXY, GOSUMDB, GONOSUMDB, GOPRIVATE,
 	// GOFLAGS, GONOPROXY, GOINSECURE. Values from the environment win;
 	// otherwise the go command's effective settings, when it is installed.
@@ -40,8 +41,9 @@ func goSettings() []string {
 	return []string{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GOFLAGS", "GONOPROXY", "GOINSECURE"}
 }
 
-func readEnv() env {
-	e := env{Go: map[string]string{}, Proxy: map[string]string{}, GOOS: "linux", GOARCH: runtime.GOARCH}
+// ReadEnv reads the environment; main calls it once.
+func ReadEnv() Env {
+	e := Env{Go: map[string]string{}, Proxy: map[string]string{}, GOOS: "linux", GOARCH: runtime.GOARCH}
 	missing := false
 	for _, k := range goSettings() {
 		if v, ok := os.LookupEnv(k); ok {
@@ -109,7 +111,7 @@ func findCABundle(explicit string) string {
 }
 
 // resolveEnv is what the resolve step forwards into its container.
-func (e env) resolveEnv() []string {
+func (e Env) resolveEnv() []string {
 	var out []string
 	for _, k := range goSettings() {
 		if v := e.Go[k]; v != "" {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -75,7 +75,7 @@ type artifactReport struct {
 
 func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions) error {
 	ctx := cmd.Context()
-	cfg, err := loadConfig(opts.file)
+	cfg, err := loadConfig(ctx, opts.file)
 	if err != nil {
 		return err
 	}
@@ -250,8 +250,8 @@ func readPin(ctx context.Context, path string) (*builder.Pin, error) {
 }
 
 // loadConfig loads the config file; a missing file is a usage error.
-func loadConfig(file string) (*config.Config, error) {
-	cfg, err := config.Load(file)
+func loadConfig(ctx context.Context, file string) (*config.Config, error) {
+	cfg, err := config.Load(ctx, file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, usageErrorf("no config file %s; write one (see the README's config reference) or pass -f FILE", file)
 	}

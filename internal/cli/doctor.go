@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -82,7 +82,7 @@ func runDoctor(cmd *cobra.Command, d *deps, opts *doctorOptions) []doctorCheck {
 	add := func(c doctorCheck) { checks = append(checks, c) }
 
 	goVersion, base, sum := "", config.DefaultBase, ""
-	if cfg, err := config.Load(opts.file); err == nil {
+	if cfg, err := config.Load(ctx, opts.file); err == nil {
 		goVersion, base, sum = cfg.Toolchain.Go, cfg.Toolchain.Base, cfg.Toolchain.Sum
 	} else if _, statErr := os.Stat(opts.file); statErr == nil {
 		add(doctorCheck{Name: "config", Detail: err.Error(), Hint: "fix the config file"})
