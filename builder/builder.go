@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -89,9 +90,12 @@ func (o *Options) event(step Step, format string, args ...any) {
 
 // Result is a successful build.
 type Result struct {
-	Dir      string // the output directory
-	Manifest *manifests.Manifest
-	Raised   []resolve.Raised
+	Dir string // the output directory
+	// Manifests are the manifests of the build, one per platform, in the
+	// plan's order; Manifest is the first's.
+	Manifests []PlatformManifest
+	Manifest  *manifests.Manifest
+	Raised    []resolve.Raised
 	// Notes are the other ways the build differs from what each module's
 	// own go.mod and vendor/ ask for: a replacement one module's go.mod
 	// makes for every artifact, a vendor/ directory that is not used.
@@ -103,8 +107,22 @@ type Result struct {
 	UpToDate bool
 }
 
+// PlatformManifest is the manifest of one platform's artifacts, in Dir
+// (slash-separated, relative to the output directory; "" for its top
+// level).
+type PlatformManifest struct {
+	Platform plan.Platform
+	Dir      string
+	Manifest *manifests.Manifest
+}
+
+// File is the manifest's file, slash-separated, relative to the output
+// directory.
+func (pm PlatformManifest) File() string { return path.Join(pm.Dir, manifests.FileName) }
+
 // Build builds cfg. The output directory changes only when every artifact
-// was built, checked and recorded, and only when pbuild made it.
+// of every platform was built, checked and recorded, and only when pbuild
+// made it.
 func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
 	p, ws, err := planBuild(cfg, &opts)
 	if err != nil {
@@ -134,38 +152,64 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 		return nil, err
 	}
 	if !opts.Force {
-		if m, rec := upToDate(ctx, p.Output, inputs); m != nil {
+		if ms, rec := upToDate(ctx, p, inputs); ms != nil {
 			opts.event(StepUpToDate, "%s is up to date (inputs sha256:%s)", p.Output, inputs[:16])
-			return &Result{Dir: p.Output, Manifest: m, Raised: rec.Raised, Notes: rec.Notes, UpToDate: true}, nil
+			return &Result{Dir: p.Output, Manifests: ms, Manifest: ms[0].Manifest, Raised: rec.Raised, Notes: rec.Notes, UpToDate: true}, nil
 		}
 	}
 	res, err := resolveWorkspace(ctx, p, ws, tc, stage, &opts)
 	if err != nil {
 		return nil, err
 	}
-	abiKey, against := stamp(p, tc, res.Modules, ws, opts.Pin)
-
 	tmp, err := out.Temp()
 	if err != nil {
 		return nil, err
 	}
-	kept, err := compileTargets(ctx, p, ws, tc, stage, abiKey, tmp, &opts)
-	if err != nil {
-		return nil, err
+	var ms []PlatformManifest
+	var arts []manifests.Artifact
+	for _, pl := range p.Platforms {
+		pm, err := buildPlatform(ctx, p, pl, ws, tc, stage, res, tmp, &opts)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, pm)
+		arts = append(arts, pm.Manifest.Artifacts...)
 	}
-	arts, err := inspectArtifacts(ctx, tmp, ws, kept, &opts)
-	if err != nil {
-		return nil, err
-	}
-	m := renderManifest(p, tc, res.Modules, arts, abiKey, against)
 	raised, notes := differences(ws, res, arts, &opts)
-	if err := checkArtifacts(ctx, p, tmp, m, &opts); err != nil {
+	if err := install(ctx, out, tmp, ms, inputs, raised, notes, &opts); err != nil {
 		return nil, err
 	}
-	if err := install(ctx, out, tmp, m, inputs, raised, notes, &opts); err != nil {
-		return nil, err
+	return &Result{Dir: p.Output, Manifests: ms, Manifest: ms[0].Manifest, Raised: raised, Notes: notes, ModuleDiffs: res.diffs}, nil
+}
+
+// buildPlatform compiles, inspects and checks every target for one
+// platform into its directory of tmp, and writes its manifest there.
+func buildPlatform(ctx context.Context, p *plan.Plan, pl plan.Platform, ws *resolve.Workspace, tc *toolchain.Toolchain, stage string, res *resolved, tmp string, opts *Options) (PlatformManifest, error) {
+	ptc, err := platformToolchain(pl, tc, opts.Pin)
+	if err != nil {
+		return PlatformManifest{}, err
 	}
-	return &Result{Dir: p.Output, Manifest: m, Raised: raised, Notes: notes, ModuleDiffs: res.diffs}, nil
+	pm := PlatformManifest{Platform: pl, Dir: p.PlatformDir(pl)}
+	dir := filepath.Join(tmp, filepath.FromSlash(pm.Dir))
+	prev := filepath.Join(p.Output, filepath.FromSlash(pm.Dir))
+	pkgs := platformPackages(ws, pl)
+	abiKey, against := stamp(p, ptc, res.Modules, ws, opts.Pin)
+	kept, err := compileTargets(ctx, p, pl, pkgs, ws, ptc, stage, abiKey, dir, prev, opts)
+	if err != nil {
+		return pm, err
+	}
+	arts, err := inspectArtifacts(ctx, dir, pkgs, kept, opts)
+	if err != nil {
+		return pm, err
+	}
+	pm.Manifest = renderManifest(p, ptc, res.Modules, arts, abiKey, against)
+	if err := checkArtifacts(ctx, p, dir, pm.Manifest, opts); err != nil {
+		return pm, err
+	}
+	if err := writeManifest(filepath.Join(dir, manifests.FileName), pm.Manifest); err != nil {
+		return pm, err
+	}
+	return pm, nil
 }
 
 // tempDir is where this build's temporary directory goes.

@@ -218,7 +218,7 @@ func TestBuildFlow(t *testing.T) {
 			t.Errorf("resolve env %q lacks %s", rr.Env, kv)
 		}
 	}
-	if want := []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build", "CGO_CFLAGS=-O2", "GOAMD64=v3"}; !reflect.DeepEqual(cr.Env, want) {
+	if want := []string{"GOWORK=/src/go.work", "GOTOOLCHAIN=local", "GOFLAGS=", "GOPROXY=off", "GOTELEMETRY=off", "HOME=/root", "GOCACHE=/root/.cache/go-build", "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=1", "CGO_CFLAGS=-O2", "GOAMD64=v3"}; !reflect.DeepEqual(cr.Env, want) {
 		t.Errorf("compile env %q\nwant        %q", cr.Env, want)
 	}
 	for _, kv := range cr.Env {
@@ -299,7 +299,7 @@ func TestBuildFlow(t *testing.T) {
 	// artifacts say what they link: these fake ones never get there.)
 	wantEvents := []Event{
 		{StepPlan, "4 artifacts in 5 local modules under " + s.root},
-		{StepCompile, "4 artifacts on fake"},
+		{StepCompile, "4 artifacts for linux/amd64 on fake"},
 	}
 	for _, e := range wantEvents {
 		if !slices.Contains(s.events, e) {

@@ -9,9 +9,9 @@ import (
 )
 
 // checkArtifacts is the check step: every plugin in dir against the host
-// and each other, as pbuild check would, before anything is installed.
-// Plugins built against a released host are checked against its manifest
-// entry.
+// and each other, and every C-ABI library as a C host needs it, as pbuild
+// check would, before anything is installed. Plugins built against a
+// released host are checked against its manifest entry.
 func checkArtifacts(ctx context.Context, p *plan.Plan, dir string, m *manifests.Manifest, opts *Options) error {
 	var verdict *check.Result
 	var err error
@@ -23,7 +23,7 @@ func checkArtifacts(ctx context.Context, p *plan.Plan, dir string, m *manifests.
 		}
 		verdict, err = check.DirAgainst(ctx, dir, m, host, check.Options{})
 	default:
-		if _, ok := p.Host(); !ok {
+		if _, ok := p.Host(); !ok && p.Loaded() {
 			opts.event(StepCheck, "skipped: the host of this plugin build is not here")
 			return nil
 		}
@@ -35,6 +35,6 @@ func checkArtifacts(ctx context.Context, p *plan.Plan, dir string, m *manifests.
 	if err := verdict.Err(); err != nil {
 		return &CheckError{Result: verdict, Err: err}
 	}
-	opts.event(StepCheck, "every plugin loads into the host and beside each other")
+	opts.event(StepCheck, "%s", check.Verdict(verdict))
 	return nil
 }

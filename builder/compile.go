@@ -20,16 +20,20 @@ import (
 	"github.com/pbuild/pbuild/toolchain"
 )
 
-// compileTargets is the compile step: every target built on the backend
-// into tmp, stamped with abiKey. The last build's artifacts that are intact
-// and up to date are kept: taken from the output directory, not linked
-// again. It returns their manifest entries, by file.
-func compileTargets(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, tc *toolchain.Toolchain, stage, abiKey, tmp string, opts *Options) (map[string]manifests.Artifact, error) {
+// compileTargets is the compile step of one platform: every package built
+// on the backend into tmp, stamped with abiKey. The last build's artifacts
+// in prev that are intact and up to date are kept: taken from there, not
+// linked again. It returns their manifest entries, by file.
+func compileTargets(ctx context.Context, p *plan.Plan, pl plan.Platform, pkgs []resolve.Package, ws *resolve.Workspace, tc *toolchain.Toolchain, stage, abiKey, tmp, prev string, opts *Options) (map[string]manifests.Artifact, error) {
+	var targets []plan.Target
+	for _, pkg := range pkgs {
+		targets = append(targets, pkg.Target)
+	}
 	var phases [][]Unit
-	for _, phase := range p.Phases() {
+	for _, phase := range plan.Phases(targets) {
 		var units []Unit
 		for _, t := range phase {
-			pkg := packageOf(ws, t)
+			pkg := packageOf(pkgs, t)
 			inputs, err := buildInputs(stage, ws, pkg)
 			if err != nil {
 				return nil, err
@@ -39,12 +43,12 @@ func compileTargets(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, tc
 		}
 		phases = append(phases, units)
 	}
-	req := CompileRequest{Toolchain: tc, Stage: stage, Phases: phases, Env: p.Settings.CompileEnv(), Out: tmp,
-		PreviousDir: p.Output, Force: opts.Force, Project: p.Project}
+	req := CompileRequest{Toolchain: tc, Stage: stage, Phases: phases, Env: p.Settings.CompileEnv(pl, tc.CCCommand), Out: tmp,
+		PreviousDir: prev, Force: opts.Force, Project: p.Project}
 	if !opts.Force {
-		req.Previous = previousArtifacts(ctx, p.Output, ws)
+		req.Previous = previousArtifacts(ctx, prev, pkgs)
 	}
-	opts.event(StepCompile, "%d artifacts on %s", len(p.Targets), opts.Backend.Name())
+	opts.event(StepCompile, "%d artifacts for %s on %s", len(targets), pl, opts.Backend.Name())
 	res, err := opts.Backend.Compile(ctx, req)
 	if err != nil {
 		return nil, err
@@ -55,10 +59,13 @@ func compileTargets(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, tc
 		if !ok {
 			continue
 		}
-		dst := filepath.Join(tmp, filepath.FromSlash(f))
-		if _, err := os.Lstat(dst); os.IsNotExist(err) {
-			if err := fsx.LinkOrCopy(filepath.Join(p.Output, filepath.FromSlash(f)), dst); err != nil {
-				return nil, fmt.Errorf("keep %s: %w", f, err)
+		files := []string{f}
+		if a.Header != nil {
+			files = append(files, a.Header.File)
+		}
+		for _, f := range files {
+			if err := keepFile(prev, tmp, f); err != nil {
+				return nil, err
 			}
 		}
 		kept[f] = a
@@ -69,9 +76,25 @@ func compileTargets(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, tc
 	return kept, nil
 }
 
-// packageOf is the workspace's package of a target.
-func packageOf(ws *resolve.Workspace, t plan.Target) resolve.Package {
-	for _, p := range ws.Packages {
+// keepFile puts the last build's file f (slash-separated) of prev into
+// tmp unless the compile wrote it.
+func keepFile(prev, tmp, f string) error {
+	dst := filepath.Join(tmp, filepath.FromSlash(f))
+	if _, err := os.Lstat(dst); !os.IsNotExist(err) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("keep %s: %w", f, err)
+	}
+	if err := fsx.LinkOrCopy(filepath.Join(prev, filepath.FromSlash(f)), dst); err != nil {
+		return fmt.Errorf("keep %s: %w", f, err)
+	}
+	return nil
+}
+
+// packageOf is the package of a target.
+func packageOf(pkgs []resolve.Package, t plan.Target) resolve.Package {
+	for _, p := range pkgs {
 		if p.Name == t.Name {
 			return p
 		}

@@ -27,6 +27,7 @@ func manifestToolchain(p *plan.Plan, tc *toolchain.Toolchain) manifests.Toolchai
 		BaseImage: tc.BaseImage, BaseImageID: tc.BaseImageID,
 		Image: tc.Image, ImageID: tc.ImageID,
 		GOOS: tc.GOOS, GOARCH: tc.GOARCH, GOAMD64: goamd64, CC: tc.CC,
+		Packages: slices.Sorted(slices.Values(p.Settings.Packages)),
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/outdir"
 	"github.com/pbuild/pbuild/internal/owner"
-	"github.com/pbuild/pbuild/manifests"
 	"github.com/pbuild/pbuild/plan"
 	"github.com/pbuild/pbuild/resolve"
 )
@@ -118,13 +117,11 @@ func openOutput(ctx context.Context, p *plan.Plan, opts *Options) (*outdir.Dir, 
 	}})
 }
 
-// install is the install step: the manifest and the inputs record written
-// into tmp, which is then swapped into the output's place.
-func install(ctx context.Context, out *outdir.Dir, tmp string, m *manifests.Manifest, inputs string, raised []resolve.Raised, notes []string, opts *Options) error {
-	if err := writeManifest(filepath.Join(tmp, manifests.FileName), m); err != nil {
-		return err
-	}
-	if err := writeInputs(ctx, tmp, inputs, raised, notes); err != nil {
+// install is the install step: the inputs record written into tmp, which
+// holds the artifacts and manifests ms, and tmp swapped into the output's
+// place.
+func install(ctx context.Context, out *outdir.Dir, tmp string, ms []PlatformManifest, inputs string, raised []resolve.Raised, notes []string, opts *Options) error {
+	if err := writeInputs(ctx, tmp, inputs, ms, raised, notes); err != nil {
 		return err
 	}
 	if err := out.Install(tmp); err != nil {

@@ -58,7 +58,8 @@ func (p *Pin) settings() plan.Settings {
 	}
 	return plan.Settings{
 		Go: strings.TrimPrefix(m.Toolchain.Go, "go"), Base: m.Toolchain.BaseImage, Sum: m.Toolchain.ModuleSum,
-		Tags: slices.Clone(m.Build.Tags), Ldflags: m.Build.Ldflags, Env: env,
+		Packages: slices.Clone(m.Toolchain.Packages),
+		Tags:     slices.Clone(m.Build.Tags), Ldflags: m.Build.Ldflags, Env: env,
 	}
 }
 
@@ -70,6 +71,16 @@ func (p *Pin) apply(pl *plan.Plan, event func(step Step, format string, args ...
 	}
 	if pl.Settings.Go != s.Go {
 		event(StepPlan, "toolchain go%s as recorded (the config says %s)", s.Go, pl.Settings.Go)
+	}
+	if t := p.Manifest.Toolchain; t.GOOS != "" && t.GOARCH != "" {
+		// A manifest records one platform's build.
+		platform := plan.Platform{OS: t.GOOS, Arch: t.GOARCH}
+		if pl.Split || pl.Platforms[0] != platform {
+			event(StepPlan, "for %s as recorded, into the output's top level", platform)
+		}
+		if err := pl.PinPlatform(platform); err != nil {
+			return err
+		}
 	}
 	return pl.Pin(p.Source, s)
 }

@@ -13,7 +13,10 @@ import (
 // workspace of its targets, and the output placed where replacing it
 // cannot touch the project.
 func planBuild(cfg *config.Config, opts *Options) (*plan.Plan, *resolve.Workspace, error) {
-	p := plan.New(cfg, opts.Platform)
+	p, err := plan.New(cfg, opts.Platform)
+	if err != nil {
+		return nil, nil, err
+	}
 	if opts.Output != "" {
 		abs, err := filepath.Abs(opts.Output)
 		if err != nil {
@@ -26,7 +29,7 @@ func planBuild(cfg *config.Config, opts *Options) (*plan.Plan, *resolve.Workspac
 			return nil, nil, err
 		}
 	}
-	if _, ok := p.Host(); !ok && (opts.Pin == nil || (!opts.Pin.Host && opts.Pin.Manifest.Against == "")) {
+	if _, ok := p.Host(); !ok && p.Loaded() && (opts.Pin == nil || (!opts.Pin.Host && opts.Pin.Manifest.Against == "")) {
 		return nil, nil, &PinError{What: "nothing to load these plugins into", Details: []string{"the config declares no host"},
 			hint: "declare the host in the config, or build the plugins against a released host: pbuild build --against HOST_MANIFEST"}
 	}

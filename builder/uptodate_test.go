@@ -114,7 +114,11 @@ func TestBuildUpToDate(t *testing.T) {
 			if seeded != tt.seeded {
 				t.Errorf("build container given the last host: %v, want %v", seeded, tt.seeded)
 			}
-			if m, _ := upToDate(context.Background(), filepath.Join(s.root, "dist"), "x"); m != nil {
+			p, _, err := planBuild(s.cfg, &s.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, _ := upToDate(context.Background(), p, "x"); m != nil {
 				t.Error("an output directory is up to date for other inputs")
 			}
 			// The rebuilt directory is up to date again for a third build.
@@ -133,18 +137,19 @@ func TestPreviousArtifactsOnlyThisBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	dist := filepath.Join(s.root, "dist")
-	_, ws, err := planBuild(s.cfg, &s.opts)
+	p, ws, err := planBuild(s.cfg, &s.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := slices.Sorted(maps.Keys(previousArtifacts(context.Background(), dist, ws))); !slices.Equal(got, []string{"greeter"}) {
+	pkgs := platformPackages(ws, p.Platforms[0])
+	if got := slices.Sorted(maps.Keys(previousArtifacts(context.Background(), dist, pkgs))); !slices.Equal(got, []string{"greeter"}) {
 		t.Errorf("previousArtifacts = %q, want [greeter]", got)
 	}
-	ws.Packages[0].Name = "renamed"
-	if got := previousArtifacts(context.Background(), dist, ws); len(got) != 0 {
+	pkgs[0].Name = "renamed"
+	if got := previousArtifacts(context.Background(), dist, pkgs); len(got) != 0 {
 		t.Errorf("previousArtifacts for a renamed host = %v, want none", slices.Sorted(maps.Keys(got)))
 	}
-	if got := previousArtifacts(context.Background(), t.TempDir(), ws); len(got) != 0 {
+	if got := previousArtifacts(context.Background(), t.TempDir(), pkgs); len(got) != 0 {
 		t.Errorf("previousArtifacts of an empty directory = %v", slices.Sorted(maps.Keys(got)))
 	}
 }

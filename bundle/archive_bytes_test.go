@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pbuild/pbuild/internal/archive"
-	"github.com/pbuild/pbuild/manifests"
 )
 
 // TestArchiveBytes pins the bytes of bundle archives: a release made
@@ -28,7 +27,7 @@ func TestArchiveBytes(t *testing.T) {
 	}
 	long := strings.Repeat("d", 90) + "/" + strings.Repeat("f", 90)
 	members := []archive.Entry{
-		distFile(context.Background(), dist, manifests.Artifact{File: "tool", Size: 17, SHA256: sha256Hex([]byte("#!/bin/sh\nexit 0\n"))}),
+		distFile(context.Background(), dist, bundleFile{File: "tool", Size: 17, SHA256: sha256Hex([]byte("#!/bin/sh\nexit 0\n")), Exec: true}),
 		archive.Bytes("a-b", []byte("dash"), false, time.Time{}),
 		archive.Bytes("a/x", nil, false, time.Time{}),
 		archive.Bytes("a/y/z.so", bytes.Repeat([]byte{0, 1, 2}, 700), true, time.Time{}),
@@ -56,9 +55,23 @@ func TestArchiveBytes(t *testing.T) {
 		}
 	}
 
-	res, _ := newBundle(t)
+	// A dist an earlier pbuild made (its manifest of schema version 1)
+	// gives the same bundle as it did then.
+	m := testManifest()
+	res, err := Create(context.Background(), writeDistBytes(t, m, v1Bytes(t, m)), testOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := tarSum(t, mustRead(t, res.Archive)); got != "b24d39ef0fde393cdd91b2663f12b9d9ec8e80841211e2d8827654bf83daaa5c" {
 		t.Errorf("the test bundle's tar stream has sha256 %s", got)
+	}
+	// A dist of schema version 2 with C-ABI libraries and headers.
+	res, err = Create(context.Background(), writeDist(t, testLibManifest()), testOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tarSum(t, mustRead(t, res.Archive)); got != "2b3701ba44f660ddaf215c961ae7187298ca08ef0fa54b4d8a802e56e18cfae3" {
+		t.Errorf("the test bundle with libraries: its tar stream has sha256 %s", got)
 	}
 }
 

@@ -460,7 +460,8 @@ func otherHexDigit(c byte) byte {
 }
 
 // rewriteArchive rewrites the bundle's archive with each file's content
-// passed through change (nil: unchanged) and extra files added.
+// passed through change (nil: unchanged; change returning nil drops the
+// file) and extra files added.
 func rewriteArchive(t *testing.T, res *Result, change func(name string, data []byte) []byte, extra ...string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -473,7 +474,9 @@ func rewriteArchive(t *testing.T, res *Result, change func(name string, data []b
 		name := strings.TrimPrefix(f.Name, res.Base+"/")
 		data := mustRead(t, filepath.Join(dir, filepath.FromSlash(f.Name)))
 		if change != nil {
-			data = change(name, data)
+			if data = change(name, data); data == nil {
+				continue // dropped
+			}
 		}
 		files = append(files, archive.Bytes(name, data, false, time.Time{}))
 	}

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,6 +97,9 @@ func Create(ctx context.Context, dist string, opts Options) (*Result, error) {
 	}
 	if opts.Name == "" {
 		opts.Name = hostOf(m).Name
+		if opts.Name == "" {
+			return nil, inputErrorf("bundle: %s lists no host to name the bundle after: name it with --name", filepath.Join(dist, manifests.FileName))
+		}
 	}
 	if err := CheckName("name", opts.Name); err != nil {
 		return nil, &InputError{Err: fmt.Errorf("bundle: %w", err)}
@@ -110,8 +114,8 @@ func Create(ctx context.Context, dist string, opts Options) (*Result, error) {
 	base := Base(opts.Name, opts.Version, m.Toolchain.GOOS, m.Toolchain.GOARCH)
 
 	files := []archive.Entry{archive.Bytes(manifests.FileName, manifestData, false, time.Time{})}
-	for _, a := range m.Artifacts {
-		files = append(files, distFile(ctx, dist, a))
+	for _, f := range distFiles(m) {
+		files = append(files, distFile(ctx, dist, f))
 	}
 
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
@@ -183,18 +187,64 @@ func Create(ctx context.Context, dist string, opts Options) (*Result, error) {
 }
 
 // checkManifest checks what a bundle needs beyond a valid manifest (Read
-// validated the platform words, the artifacts' files and sums): a host.
+// validated the platform words, the artifacts' and headers' files and
+// sums, and that there is at most one host): a host, or, without one,
+// C-ABI libraries only (nothing Go loads them).
 func checkManifest(m *manifests.Manifest) error {
-	hosts := 0
+	hosts, plugins := 0, 0
 	for _, a := range m.Artifacts {
-		if a.Kind == manifests.KindHost {
+		switch {
+		case a.Kind == manifests.KindHost:
 			hosts++
+		case !manifests.IsCABI(a.Kind):
+			plugins++
 		}
 	}
-	if hosts != 1 {
+	switch {
+	case hosts > 1:
 		return fmt.Errorf("the manifest lists %d hosts, want 1", hosts)
+	case hosts == 0 && plugins > 0:
+		return fmt.Errorf("the manifest lists %d plugins and no host; bundle the host's build", plugins)
+	case len(m.Artifacts) == 0:
+		return errors.New("the manifest lists no artifacts")
 	}
 	return nil
+}
+
+// bundleFile is a file of a bundle besides the manifest: an artifact or a
+// C-ABI library's C header, as the manifest records it.
+type bundleFile struct {
+	File   string
+	Size   int64
+	SHA256 string
+	// Exec: the file is executable (mode 0755): the host, a plugin, a
+	// c-shared library; not a c-archive or a header (0644).
+	Exec bool
+	// Kind is the artifact's kind, or "c-header" for a header; Name the
+	// artifact's name (a header's library's).
+	Kind, Name string
+	// Of is, for a header, the file of its library.
+	Of string
+	// Artifact is the manifest's entry (a header's library's).
+	Artifact manifests.Artifact
+}
+
+// KindHeader is the kind a bundle's SBOM and attestation give a C-ABI
+// library's C header.
+const KindHeader = "c-header"
+
+// distFiles are the files of m's artifacts, each followed by its header,
+// sorted by file.
+func distFiles(m *manifests.Manifest) []bundleFile {
+	var out []bundleFile
+	for _, a := range m.Artifacts {
+		out = append(out, bundleFile{File: a.File, Size: a.Size, SHA256: a.SHA256, Exec: a.Kind != manifests.KindCArchive, Kind: a.Kind, Name: a.Name, Artifact: a})
+		if h := a.Header; h != nil {
+			out = append(out, bundleFile{File: h.File, Size: h.Size, SHA256: h.SHA256, Kind: KindHeader, Name: a.Name, Of: a.File, Artifact: a})
+		}
+	}
+	slices.SortFunc(out, func(a, b bundleFile) int { return strings.Compare(a.File, b.File) })
+	return out
 }
 
 func hostOf(m *manifests.Manifest) manifests.Artifact {
@@ -318,11 +368,11 @@ func writeArchive(ctx context.Context, w io.Writer, top string, files []archive.
 	return archive.Write(ctx, w, entries, archive.WriteOptions{Prefix: top, DirTime: mtime, Gzip: true})
 }
 
-// distFile is an artifact's entry, executable. The file is read only as
-// a regular file inside the dist, of the manifest's size, and closing it
-// after it was read checks its sha256.
-func distFile(ctx context.Context, dist string, a manifests.Artifact) archive.Entry {
-	return archive.Entry{Name: a.File, Exec: true, Size: a.Size, Open: func() (io.ReadCloser, error) {
+// distFile is the entry of an artifact or a header. The file is read
+// only as a regular file inside the dist, of the manifest's size, and
+// closing it after it was read checks its sha256.
+func distFile(ctx context.Context, dist string, a bundleFile) archive.Entry {
+	return archive.Entry{Name: a.File, Exec: a.Exec, Size: a.Size, Open: func() (io.ReadCloser, error) {
 		f, err := safefile.Open(ctx, dist, a.File, safefile.NoLimit)
 		var fe *safefile.Error
 		if errors.As(err, &fe) {
@@ -344,7 +394,7 @@ func distFile(ctx context.Context, dist string, a manifests.Artifact) archive.En
 type checkedFile struct {
 	io.Reader
 	f *safefile.File
-	a manifests.Artifact
+	a bundleFile
 	h hash.Hash
 }
 

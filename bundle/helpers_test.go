@@ -16,11 +16,44 @@ import (
 	"github.com/pbuild/pbuild/sign"
 )
 
-// testFiles are the fake artifacts of the test dist.
+// testFiles are the fake artifacts (and C headers) of the test dists.
 var testFiles = map[string]string{
 	"app":              "#!fake host\n",
 	"plugins/hello.so": "fake plugin hello\n",
 	"plugins/shout.so": "fake plugin shout, a little longer\n",
+	"lib/nbd.so":       "fake c-shared library nbd\n",
+	"lib/nbd.h":        "extern int plugin_init(void);\n",
+	"lib/nbdstatic.a":  "!<arch>\nfake c-archive\n",
+	"lib/nbdstatic.h":  "extern int plugin_init(void);\nextern int plugin_open(int);\n",
+}
+
+func fileSum(name string) (int64, string) {
+	sum := sha256.Sum256([]byte(testFiles[name]))
+	return int64(len(testFiles[name])), hex.EncodeToString(sum[:])
+}
+
+// testLibManifest is testManifest with C-ABI libraries beside the host
+// and plugins: nbd (c-shared) and nbdstatic (c-archive), each with its
+// header, as schema version 2 records them.
+func testLibManifest() *manifests.Manifest {
+	m := testManifest()
+	lib := func(name, kind, file, header, loadedBy string) manifests.Artifact {
+		size, sum := fileSum(file)
+		hsize, hsum := fileSum(header)
+		return manifests.Artifact{Name: name, Kind: kind, File: file, Size: size, SHA256: sum, LoadedBy: loadedBy,
+			BuildInfo: manifests.BuildInfo{GoVersion: "go1.24.4", Path: "example.com/app/nbd", Main: "example.com/app/nbd",
+				Deps: map[string]string{"golang.org/x/text": "v0.21.0"}, Settings: map[string]string{"-buildmode": kind, "CGO_ENABLED": "1"}},
+			Packages: map[string]string{},
+			Header:   &manifests.Header{File: header, Size: hsize, SHA256: hsum},
+			CSymbols: []string{"plugin_init", "plugin_open"},
+		}
+	}
+	shared := lib("nbd", manifests.KindCShared, "lib/nbd.so", "lib/nbd.h", "a C host, with dlopen (not Go)")
+	shared.GLIBC = []string{"GLIBC_2.2.5", "GLIBC_2.34"}
+	m.Artifacts = append(m.Artifacts, shared, lib("nbdstatic", manifests.KindCArchive, "lib/nbdstatic.a", "lib/nbdstatic.h", "a C program's link (not Go)"))
+	m.Modules = append(m.Modules, manifests.Module{Path: "example.com/app/nbd", Sum: "h1:dNnPRrquk0oT7LMnXF9mXtbHgUocwFqBpgELy4ewN3w=", Local: true, Dir: "nbd"})
+	m.ABIKey = manifests.ABIKey(m.Toolchain, m.Build, m.Modules)
+	return m
 }
 
 // testManifest is a realistic manifest of testFiles.
@@ -75,11 +108,24 @@ func testManifest() *manifests.Manifest {
 	}
 }
 
-// writeDist writes a dist of m and testFiles into a new directory.
+// writeDist writes a dist of m and the testFiles it lists into a new
+// directory.
 func writeDist(t *testing.T, m *manifests.Manifest) string {
 	t.Helper()
+	var buf bytes.Buffer
+	if err := manifests.Write(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	return writeDistBytes(t, m, buf.Bytes())
+}
+
+// writeDistBytes writes a dist of the testFiles m lists, with manifest as
+// its manifest's bytes.
+func writeDistBytes(t *testing.T, m *manifests.Manifest, manifest []byte) string {
+	t.Helper()
 	dist := filepath.Join(t.TempDir(), "dist")
-	for name, content := range testFiles {
+	for _, f := range distFiles(m) {
+		name, content := f.File, testFiles[f.File]
 		p := filepath.Join(dist, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -88,14 +134,26 @@ func writeDist(t *testing.T, m *manifests.Manifest) string {
 			t.Fatal(err)
 		}
 	}
+	if err := os.WriteFile(filepath.Join(dist, manifests.FileName), manifest, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dist
+}
+
+// v1Bytes is m as a pbuild of manifest schema version 1 wrote it (m has
+// no C-ABI libraries and no toolchain packages).
+func v1Bytes(t *testing.T, m *manifests.Manifest) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := manifests.Write(&buf, m); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dist, manifests.FileName), buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+	data := bytes.Replace(buf.Bytes(), []byte(`"schemaVersion": 2,`), []byte(`"schemaVersion": 1,`), 1)
+	data = bytes.ReplaceAll(data, []byte(",\n      \"loadedBy\": \"\""), nil)
+	if back, err := manifests.Read(bytes.NewReader(data)); err != nil || back.SchemaVersion != 1 {
+		t.Fatalf("not a version 1 manifest (%v):\n%s", err, data)
 	}
-	return dist
+	return data
 }
 
 // testKey is a fixed key, so signed bundles are comparable across runs.

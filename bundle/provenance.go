@@ -91,15 +91,21 @@ type Builder struct {
 }
 
 // statement makes the attestation's statement: the subjects are the
-// archive, the SBOM, and the manifest and artifacts inside the archive.
+// archive, the SBOM, and the manifest, artifacts and C headers inside the
+// archive; an artifact's subject is annotated with its kind and name, a
+// header's with kind "c-header", its library's name and file (headerOf).
 func statement(base string, opts Options, m *manifests.Manifest, manifestSHA string, sums Checksums) *Statement {
 	subj := []ResourceDescriptor{
 		{Name: base + ArchiveSuffix, Digest: map[string]string{"sha256": sums[base+ArchiveSuffix]}},
 		{Name: base + SBOMSuffix, Digest: map[string]string{"sha256": sums[base+SBOMSuffix]}},
 		{Name: base + "/" + manifests.FileName, Digest: map[string]string{"sha256": manifestSHA}},
 	}
-	for _, a := range sortedArtifacts(m) {
-		subj = append(subj, ResourceDescriptor{Name: base + "/" + a.File, Digest: map[string]string{"sha256": a.SHA256}})
+	for _, f := range distFiles(m) {
+		ann := map[string]any{"kind": f.Kind, "name": f.Name}
+		if f.Of != "" {
+			ann["headerOf"] = f.Of
+		}
+		subj = append(subj, ResourceDescriptor{Name: base + "/" + f.File, Digest: map[string]string{"sha256": f.SHA256}, Annotations: ann})
 	}
 	tc, b := m.Toolchain, m.Build
 	return &Statement{

@@ -27,11 +27,18 @@ const (
 	propDir        = "pbuild:dir"
 	propReplace    = "pbuild:replace"
 	propGo         = "pbuild:go"
+	propLoadedBy   = "pbuild:loadedBy"
+	propHeader     = "pbuild:header"   // a C-ABI library's header file
+	propHeaderOf   = "pbuild:headerOf" // a header's library file
+	propCSymbols   = "pbuild:cSymbols" // comma-separated
+	propGLIBC      = "pbuild:glibc"    // comma-separated
 )
 
 // sbom makes the CycloneDX 1.5 SBOM of a bundle: the bundle itself as the
-// metadata component, every artifact (file), every module of the build
-// list (library) and the toolchain, and which artifact is built from what.
+// metadata component, every artifact and C header (file: its kind, for a
+// C-ABI library what loads it, its header, C symbols and glibc versions),
+// every module of the build list (library) and the toolchain, and which
+// artifact is built from what.
 func sbom(base string, opts Options, m *manifests.Manifest, archiveSHA string, t time.Time) ([]byte, error) {
 	bundleRef := "bundle:" + base
 	bom := cdx.NewBOM()
@@ -94,20 +101,42 @@ func sbom(base string, opts Options, m *manifests.Manifest, archiveSHA string, t
 
 	var artifactRefs []string
 	var deps []cdx.Dependency
-	for _, a := range sortedArtifacts(m) {
-		ref := "artifact:" + a.File
+	for _, f := range distFiles(m) {
+		ref := "artifact:" + f.File
 		artifactRefs = append(artifactRefs, ref)
-		props := []cdx.Property{{Name: propKind, Value: a.Kind}, {Name: propName, Value: a.Name}}
-		if a.PluginPath != "" {
-			props = append(props, cdx.Property{Name: propPluginPath, Value: a.PluginPath})
+		a := f.Artifact
+		props := []cdx.Property{{Name: propKind, Value: f.Kind}, {Name: propName, Value: f.Name}}
+		if f.Kind == KindHeader {
+			props = append(props, cdx.Property{Name: propHeaderOf, Value: f.Of})
+		} else {
+			if a.PluginPath != "" {
+				props = append(props, cdx.Property{Name: propPluginPath, Value: a.PluginPath})
+			}
+			if a.LoadedBy != "" {
+				props = append(props, cdx.Property{Name: propLoadedBy, Value: a.LoadedBy})
+			}
+			if a.Header != nil {
+				props = append(props, cdx.Property{Name: propHeader, Value: a.Header.File})
+			}
+			if len(a.CSymbols) > 0 {
+				props = append(props, cdx.Property{Name: propCSymbols, Value: strings.Join(a.CSymbols, ",")})
+			}
+			if len(a.GLIBC) > 0 {
+				props = append(props, cdx.Property{Name: propGLIBC, Value: strings.Join(a.GLIBC, ",")})
+			}
 		}
 		comps = append(comps, cdx.Component{
 			BOMRef:     ref,
 			Type:       cdx.ComponentTypeFile,
-			Name:       a.File,
-			Hashes:     &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: a.SHA256}},
+			Name:       f.File,
+			Hashes:     &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: f.SHA256}},
 			Properties: &props,
 		})
+		if f.Kind == KindHeader {
+			// A header is what its library is built from: it depends on it.
+			deps = append(deps, cdx.Dependency{Ref: ref, Dependencies: &[]string{"artifact:" + f.Of}})
+			continue
+		}
 		on := []string{toolchainRef}
 		main, _, _ := strings.Cut(a.BuildInfo.Main, "@")
 		for _, p := range append([]string{main}, slices.Sorted(maps.Keys(a.BuildInfo.Deps))...) {
@@ -158,9 +187,3 @@ func SerialNumber(archiveSHA string) string {
 // serialNamespace is the UUID namespace of bundle serial numbers (a
 // random UUID chosen for pbuild).
 var serialNamespace = [16]byte{0x4f, 0x3b, 0x8e, 0x52, 0x1c, 0x7a, 0x4d, 0x09, 0x9e, 0x61, 0x2b, 0xd4, 0x70, 0x15, 0xa8, 0xc3}
-
-func sortedArtifacts(m *manifests.Manifest) []manifests.Artifact {
-	arts := slices.Clone(m.Artifacts)
-	slices.SortFunc(arts, func(a, b manifests.Artifact) int { return strings.Compare(a.File, b.File) })
-	return arts
-}

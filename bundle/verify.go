@@ -119,7 +119,7 @@ func (e *VerifyError) Hint() string {
 	case StepSBOM:
 		return "the SBOM does not describe this bundle: do not trust it"
 	case StepCheck:
-		return "the bundle's plugins cannot load into its host: see the check's report above"
+		return "the bundle's plugins cannot load into its host, or its C-ABI libraries are not fit for C hosts: see the check's report above"
 	}
 	return ""
 }
@@ -453,7 +453,7 @@ func (v *verifier) checkManifest(ctx context.Context) error {
 	subj, _ := subjects(v.stmt)
 	want := map[string]string{mfile: files[mfile].SHA256}
 	dirs := map[string]bool{v.base: true}
-	for _, a := range m.Artifacts {
+	for _, a := range distFiles(m) {
 		name := v.inArchive(a.File)
 		f, ok := files[name]
 		switch {
@@ -491,7 +491,11 @@ func (v *verifier) checkManifest(ctx context.Context) error {
 	}
 	v.manifest = m
 	v.rep.Manifest = m
-	v.ok(StepManifest, fmt.Sprintf("%d artifacts match %s, nothing else in the archive", len(m.Artifacts), manifests.FileName))
+	headers := ""
+	if n := len(want) - 1 - len(m.Artifacts); n > 0 {
+		headers = fmt.Sprintf(" and %d C headers", n)
+	}
+	v.ok(StepManifest, fmt.Sprintf("%d artifacts%s match %s, nothing else in the archive", len(m.Artifacts), headers, manifests.FileName))
 	return nil
 }
 
@@ -530,13 +534,14 @@ func (v *verifier) checkSBOM(context.Context) error {
 			}
 		}
 	}
-	for _, a := range v.manifest.Artifacts {
+	want := distFiles(v.manifest)
+	for _, a := range want {
 		if arts[a.File] != a.SHA256 {
-			return fail("artifact %s has sha256 %q, the manifest says %s", a.File, arts[a.File], a.SHA256)
+			return fail("%s %s has sha256 %q, the manifest says %s", map[bool]string{true: "C header", false: "artifact"}[a.Kind == KindHeader], a.File, arts[a.File], a.SHA256)
 		}
 	}
-	if len(arts) != len(v.manifest.Artifacts) {
-		return fail("%d file components, the manifest lists %d artifacts", len(arts), len(v.manifest.Artifacts))
+	if len(arts) != len(want) {
+		return fail("%d file components, the manifest lists %d artifacts and C headers", len(arts), len(want))
 	}
 	v.ok(StepSBOM, fmt.Sprintf("CycloneDX 1.5, %d components, describes this bundle", n))
 	return nil

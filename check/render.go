@@ -8,18 +8,22 @@ import (
 	"strings"
 
 	"github.com/pbuild/pbuild/loader/abi"
+	"github.com/pbuild/pbuild/plan"
 )
 
 // Render writes the verdict for people: one line per file, and under each
 // failing plugin what differs (have: the plugin, want: what it must match),
-// the most telling packages and a suggested fix.
+// the most telling packages and a suggested fix; then each C-ABI library,
+// with what uses it, the C symbols it exports and, when it is not fit for
+// its C host, why and the fix.
 func Render(w io.Writer, r *Result) {
-	h := r.Host
-	fmt.Fprintf(w, "host    %s  (%s, %s", h.Path, h.GoVersion, platform(h))
-	if h.GLIBC != "" {
-		fmt.Fprintf(w, ", needs %s", h.GLIBC)
+	if h := r.Host; h != nil {
+		fmt.Fprintf(w, "host    %s  (%s, %s", h.Path, h.GoVersion, platform(h))
+		if h.GLIBC != "" {
+			fmt.Fprintf(w, ", needs %s", h.GLIBC)
+		}
+		fmt.Fprintln(w, ")")
 	}
-	fmt.Fprintln(w, ")")
 	for _, p := range r.Report.HostProblems {
 		renderProblem(w, p)
 	}
@@ -43,12 +47,63 @@ func Render(w io.Writer, r *Result) {
 			fmt.Fprintf(w, "  note: %s\n", n.Detail)
 		}
 	}
+	for _, l := range r.Libraries {
+		renderLibrary(w, l)
+	}
 	if err := r.Err(); err != nil {
 		fmt.Fprintf(w, "verdict: %s\n", strings.TrimPrefix(err.Error(), "check: "))
 	} else {
-		fmt.Fprintf(w, "verdict: all %d plugins load into the host\n", len(r.Report.Loads))
+		fmt.Fprintf(w, "verdict: %s\n", Verdict(r))
 	}
 }
+
+// Verdict says, for a result that is OK, what was checked: "all 3 plugins
+// load into the host", "all 2 C-ABI libraries are fit for C hosts", or
+// both.
+func Verdict(r *Result) string {
+	plugins := fmt.Sprintf("all %d plugins load into the host", len(r.Report.Loads))
+	if len(r.Libraries) == 0 {
+		return plugins
+	}
+	libs := fmt.Sprintf("all %d C-ABI libraries are fit for C hosts", len(r.Libraries))
+	if r.Host == nil && len(r.Report.Loads) == 0 {
+		return libs
+	}
+	return plugins + "; " + libs
+}
+
+// renderLibrary writes one C-ABI library's verdict: its status line with
+// its build, what uses it, what it exports, its problems with their fixes.
+func renderLibrary(w io.Writer, l Library) {
+	f := l.File
+	status := "ok"
+	if !l.OK() {
+		status = "FAIL"
+	}
+	mode := f.BuildMode()
+	fmt.Fprintf(w, "%-7s %s  (%s, %s, %s", status, f.Path, mode, f.GoVersion, platform(f))
+	if f.GLIBC != "" {
+		fmt.Fprintf(w, ", needs %s", f.GLIBC)
+	}
+	fmt.Fprintln(w, ")")
+	if abi.IsCABI(mode) {
+		fmt.Fprintf(w, "  loaded by: %s\n", plan.Kind(mode).LoadedBy())
+		if l.Header != "" {
+			fmt.Fprintf(w, "  header: %s\n", l.Header)
+		}
+		exports := "(none)"
+		if len(f.CExports) > 0 {
+			exports = abi.ListPackages(f.CExports, maxExports)
+		}
+		fmt.Fprintf(w, "  exports: %s\n", exports)
+	}
+	for _, p := range l.Problems {
+		renderProblem(w, p)
+	}
+}
+
+// maxExports is how many exported C symbols a library's line lists.
+const maxExports = 8
 
 func platform(f *abi.File) string {
 	s := f.Settings["GOOS"] + "/" + f.Settings["GOARCH"]
@@ -119,6 +174,17 @@ func Fix(p abi.Problem) string {
 	case abi.CSymbolCollision:
 		return fmt.Sprintf("make %s static, hidden (__attribute__((visibility(\"hidden\")))) or renamed in one of the two, "+
 			"or share it through one Go package both link", strings.Join(p.Symbols, ", "))
+	case abi.CLibrary:
+		return "load it from C with dlopen (it is for C hosts); to load it from Go, build it as a plugin (plugins: in pbuild.yaml); pbuild check --c-abi FILE checks it as a C-ABI library"
+	case abi.GoPluginForC, abi.NotCLibrary:
+		return "build it as a library: libraries: [{name, path, buildmode: c-shared}] in pbuild.yaml (buildmode: c-archive for a C program's link)"
+	case abi.MissingCSymbol:
+		var exports []string
+		for _, s := range p.Symbols {
+			exports = append(exports, "//export "+s)
+		}
+		return fmt.Sprintf("export it from the library's Go source: put %s right above the Go function of that name in its main package (which imports \"C\"), and build it again",
+			strings.Join(exports, ", "))
 	}
 	if len(p.Causes) == 0 {
 		return ""
@@ -177,14 +243,35 @@ func Fix(p abi.Problem) string {
 	return strings.Join(parts, "; ")
 }
 
-// JSON is the machine form of a result.
+// JSON is the machine form of a result. Host and GoVersion are "" when
+// there is no host (C-ABI libraries only).
 type JSON struct {
 	OK           bool          `json:"ok"`
 	Host         string        `json:"host"`
 	GoVersion    string        `json:"goVersion"`
 	HostProblems []abi.Problem `json:"hostProblems"`
 	Loads        []JSONLoad    `json:"loads"`
+	Libraries    []JSONLibrary `json:"libraries"`
 	Tampered     []Tampered    `json:"tampered"`
+}
+
+// JSONLibrary is one C-ABI library's verdict. BuildMode is what the file
+// is (c-shared, c-archive, or, refused, plugin or exe); Kind what the
+// manifest lists it as ("" for a file named on the command line); Status
+// "ok" or "fail".
+type JSONLibrary struct {
+	File      string        `json:"file"`
+	BuildMode string        `json:"buildMode"`
+	Kind      string        `json:"kind,omitempty"`
+	Header    string        `json:"header,omitempty"`
+	LoadedBy  string        `json:"loadedBy"`
+	GoVersion string        `json:"goVersion"`
+	GLIBC     []string      `json:"glibc"`
+	Exports   []string      `json:"exports"`
+	OK        bool          `json:"ok"`
+	Status    string        `json:"status"`
+	Problems  []abi.Problem `json:"problems"`
+	Fixes     []string      `json:"fixes"`
 }
 
 // JSONLoad is one plugin's predicted load. Status is "ok", "fail" or
@@ -204,9 +291,25 @@ type JSONLoad struct {
 
 // WriteJSON writes the result as JSON.
 func WriteJSON(w io.Writer, r *Result) error {
-	out := JSON{OK: r.OK(), Host: r.Host.Path, GoVersion: r.Host.GoVersion, HostProblems: nonNil(r.Report.HostProblems), Tampered: r.Tampered}
+	out := JSON{OK: r.OK(), HostProblems: nonNil(r.Report.HostProblems), Tampered: r.Tampered, Libraries: []JSONLibrary{}}
+	if r.Host != nil {
+		out.Host, out.GoVersion = r.Host.Path, r.Host.GoVersion
+	}
 	if out.Tampered == nil {
 		out.Tampered = []Tampered{}
+	}
+	for _, l := range r.Libraries {
+		f := l.File
+		jl := JSONLibrary{File: f.Path, BuildMode: f.BuildMode(), Kind: l.Kind, Header: l.Header, LoadedBy: plan.Kind(f.BuildMode()).LoadedBy(),
+			GoVersion: f.GoVersion, GLIBC: nonNilStrings(f.GLIBCNeeds), Exports: nonNilStrings(f.CExports),
+			OK: l.OK(), Status: "fail", Problems: nonNil(l.Problems), Fixes: []string{}}
+		if jl.OK {
+			jl.Status = "ok"
+		}
+		for _, p := range l.Problems {
+			jl.Fixes = append(jl.Fixes, Fix(p))
+		}
+		out.Libraries = append(out.Libraries, jl)
 	}
 	for i, l := range r.Report.Loads {
 		jl := JSONLoad{Plugin: l.Plugin, PluginPath: r.Plugins[i].PluginPath, OK: l.OK, Status: "fail", Dies: l.Dies, NeverReached: l.NeverReached,
@@ -231,6 +334,13 @@ func WriteJSON(w io.Writer, r *Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func nonNil(p []abi.Problem) []abi.Problem {

@@ -47,6 +47,19 @@ func (p *parser) check() {
 				p.bad(t, msg)
 				p.tags = append(p.tags, s)
 			}
+		case e.parent != nil && e.parent.path == "platforms":
+			if t, s := p.scalar(e.path); t != nil {
+				msg := checkPlatform(s)
+				if j := slices.Index(p.platforms, s); msg == "" && j >= 0 {
+					msg = fmt.Sprintf("duplicate platform %q (also platforms[%d])", s, j)
+				}
+				p.bad(t, msg)
+				p.platforms = append(p.platforms, s)
+			}
+		case e.parent != nil && e.parent.path == "toolchain.packages":
+			if t, s := p.scalar(e.path); t != nil {
+				p.bad(t, checkPackage(s))
+			}
 		case e.parent != nil && e.parent.path == "build.env" && e.typ != nil:
 			if msg := checkEnvName(e.key.Value); msg != "" {
 				p.report(e.rank, p.errorf(e.key.Line, e.parent.path, "%s", msg))
@@ -101,12 +114,23 @@ func (p *parser) artifact(e *entry) {
 		return
 	}
 	this := placed{field: e.path}
+	library := strings.HasPrefix(e.path, "libraries[")
 	switch v, s := p.scalar(e.path + ".version"); {
 	case s == "":
 	case e.path == "host":
 		p.bad(v, "only plugins have a version (it goes into their pluginpath)")
 	default:
 		p.bad(v, checkVersion(s))
+	}
+	switch b, s := p.scalar(e.path + ".buildmode"); {
+	case s == "":
+	case !library:
+		p.bad(b, "only libraries have a buildmode: plugins are built with -buildmode=plugin, the host as an executable")
+	case s != "c-shared" && s != "c-archive":
+		p.bad(b, fmt.Sprintf("buildmode %q: a library is c-shared (a .so and its .h, for C hosts that dlopen it) or c-archive (a .a and its .h)", s))
+	}
+	if f, s := p.scalar(e.path + ".file"); s != "" {
+		p.bad(f, checkFileTemplate(s))
 	}
 	n, name := p.scalar(e.path + ".name")
 	if name != "" {
@@ -181,11 +205,15 @@ func (p *parser) finish() error {
 	if c.Toolchain.Go == "" {
 		return p.errorf(0, "toolchain.go", missingGo)
 	}
-	if p.paths["host"] == nil && len(c.Plugins) == 0 {
+	if p.paths["host"] == nil && len(c.Plugins) == 0 && len(c.Libraries) == 0 {
 		return p.errorf(0, "host", "missing; declare the plugin host as \"host: {name: NAME, path: DIR}\" (a project of plugins only builds them against a released host's manifest)")
 	}
 	for i := range c.Plugins {
 		c.Plugins[i].Version = strings.TrimPrefix(c.Plugins[i].Version, "v")
+	}
+	for i := range c.Libraries {
+		c.Libraries[i].Version = strings.TrimPrefix(c.Libraries[i].Version, "v")
+		c.Libraries[i].BuildMode = cmp.Or(c.Libraries[i].BuildMode, "c-shared")
 	}
 	c.Toolchain.Base = cmp.Or(c.Toolchain.Base, DefaultBase)
 	c.Output = cmp.Or(c.Output, DefaultOutput)

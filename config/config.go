@@ -46,8 +46,14 @@ type Config struct {
 	Toolchain Toolchain  `yaml:"toolchain"`
 	Host      Artifact   `yaml:"host"`
 	Plugins   []Artifact `yaml:"plugins"`
+	// Libraries are C-ABI libraries (-buildmode=c-shared or c-archive),
+	// loaded by C hosts, not by the Go host.
+	Libraries []Artifact `yaml:"libraries"`
 	Build     Build      `yaml:"build"`
 	Output    string     `yaml:"output"`
+	// Platforms are the os/arch pairs every target is built for; empty:
+	// the engine's own, in the output directory's top level.
+	Platforms []string `yaml:"platforms"`
 
 	// File is the absolute, cleaned path of the config file and Dir its
 	// directory; they are set by Load and Parse, not read from YAML.
@@ -65,6 +71,10 @@ type Toolchain struct {
 	// Sum is the optional h1 hash of the toolchain module zip, in go.sum
 	// form: "h1:" followed by 44 base64 characters.
 	Sum string `yaml:"sum"`
+	// Packages are Debian packages (NAME=VERSION) the build needs, such as
+	// the development files of a C library cgo code links: installed into
+	// an image derived from the toolchain image, never into the base.
+	Packages []string `yaml:"packages"`
 }
 
 // Artifact is the host or a plugin: a named package directory.
@@ -78,6 +88,12 @@ type Artifact struct {
 	// version ("<package path>/v<version>"), so that a new version of a
 	// plugin loads beside an old one in one host.
 	Version string `yaml:"version"`
+	// File, when set, is a template of the artifact's file in the output
+	// directory ({{.Name}}, {{.Version}}, {{.OS}}, {{.Arch}}), such as
+	// "plugins/greet.so.{{.Version}}".
+	File string `yaml:"file"`
+	// BuildMode, libraries only: c-shared (the default) or c-archive.
+	BuildMode string `yaml:"buildmode"`
 }
 
 // Build holds the settings shared by the builds of the host and all plugins.
@@ -184,15 +200,16 @@ func (c *Config) OutputDir() string {
 	return c.AbsPath(c.Output)
 }
 
-// Artifacts returns the host followed by the plugins in file order. The
+// Artifacts returns the host followed by the plugins and the libraries
+// in file order. The
 // returned slice is a fresh copy.
 //
 // A plugin project, built against a released host's manifest, has no host:
 // then only the plugins are returned.
 func (c *Config) Artifacts() []Artifact {
-	all := make([]Artifact, 0, 1+len(c.Plugins))
+	all := make([]Artifact, 0, 1+len(c.Plugins)+len(c.Libraries))
 	if c.Host.Name != "" {
 		all = append(all, c.Host)
 	}
-	return append(all, c.Plugins...)
+	return append(append(all, c.Plugins...), c.Libraries...)
 }

@@ -32,6 +32,8 @@ type parser struct {
 
 	arts []placed // the artifacts checked so far, in file order
 	tags []string // the build tags checked so far, in file order
+	// platforms are the platforms checked so far, in file order.
+	platforms []string
 }
 
 // entry is one field or list item of the file.

@@ -4,10 +4,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
 	"unicode/utf8"
 )
 
@@ -130,6 +132,11 @@ func CheckSettings(source string, t Toolchain, b Build) error {
 			return fail("toolchain.sum", msg)
 		}
 	}
+	for i, pkg := range t.Packages {
+		if msg := checkPackage(pkg); msg != "" {
+			return fail(fmt.Sprintf("toolchain.packages[%d]", i), msg)
+		}
+	}
 	for i, tag := range b.Tags {
 		if msg := checkTag(tag); msg != "" {
 			return fail(fmt.Sprintf("build.tags[%d]", i), msg)
@@ -196,4 +203,79 @@ func isDigit(r rune) bool { return '0' <= r && r <= '9' }
 
 func isAlnum(r rune) bool {
 	return isDigit(r) || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+}
+
+// Platforms are the os/arch pairs pbuild builds for: Go plugins need
+// linux, and the toolchain image has a C cross compiler for these.
+func Platforms() []string { return []string{"linux/amd64", "linux/arm64"} }
+
+// checkPlatform explains why s is not a platform pbuild builds for, or
+// returns "".
+func checkPlatform(s string) string {
+	if !slices.Contains(Platforms(), s) {
+		return fmt.Sprintf("platform %q: pbuild builds for %s", s, strings.Join(Platforms(), " and "))
+	}
+	return ""
+}
+
+// checkPackage explains why s is not a Debian package pinned to a
+// version (NAME=VERSION), or returns "".
+func checkPackage(s string) string {
+	name, version, ok := strings.Cut(s, "=")
+	valid := ok && len(name) > 1 && only(name, "+-.") && !strings.ContainsAny(name[:1], "+-.") && strings.ToLower(name) == name &&
+		version != "" && only(version, ".+~:-")
+	if !valid {
+		return fmt.Sprintf("package %q: write a Debian package pinned to its version, NAME=VERSION (apt-cache policy NAME shows the versions)", s)
+	}
+	return ""
+}
+
+// FileData are the fields a file template may use.
+type FileData struct {
+	Name, Version, OS, Arch string
+}
+
+// RenderFile renders a file template.
+func RenderFile(tmpl string, d FileData) (string, error) {
+	t, err := template.New("file").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// checkFileTemplate explains why s is not a template of a file name in the
+// output directory, or returns "".
+func checkFileTemplate(s string) string {
+	f, err := RenderFile(s, FileData{Name: "name", Version: "1.0", OS: "linux", Arch: "amd64"})
+	if err != nil {
+		return fmt.Sprintf("file %q: %v; the template may use {{.Name}}, {{.Version}}, {{.OS}} and {{.Arch}}", s, err)
+	}
+	if msg := CheckFile(f); msg != "" {
+		return fmt.Sprintf("file %q: %s", s, msg)
+	}
+	return ""
+}
+
+// CheckFile explains why f cannot be a file in the output directory, or
+// returns "": a clean, relative, slash-separated path inside it, not
+// hidden, and not the manifest's name.
+func CheckFile(f string) string {
+	switch {
+	case f == "":
+		return "empty"
+	case strings.ContainsFunc(f, func(c rune) bool { return c < 0x20 || c == 0x7f || c == '\\' }):
+		return "has a control character or a backslash"
+	case path.IsAbs(f) || path.Clean(f) != f || f == "." || f == ".." || strings.HasPrefix(f, "../"):
+		return fmt.Sprintf("%q is not a clean path inside the output directory", f)
+	case strings.HasPrefix(f, ".") || strings.Contains(f, "/."):
+		return fmt.Sprintf("%q is hidden: pbuild keeps its own files there", f)
+	case f == "pbuild.manifest.json":
+		return "that is the manifest's name"
+	}
+	return ""
 }

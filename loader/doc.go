@@ -25,13 +25,17 @@
 //     writes beside the plugins, looked for in the plugin's directory, then
 //     in its parent (dist/pbuild.manifest.json for dist/plugins/x.so): the
 //     plugin must be listed (by its path relative to the manifest's
-//     directory), its sha256 must match, and the manifest's abiKey must be
-//     the host's ABI key when the host knows it. Without a manifest this
+//     directory, under any file name: plugins/greet.so.0.1 is fine), its
+//     sha256 must match, and the manifest's abiKey must be the host's ABI
+//     key when the host knows it. A file the manifest lists as a C-ABI
+//     library (kind c-shared or c-archive: for C hosts, not Go) is refused
+//     saying so, also when it cannot be read as ELF (a c-archive). The
+//     manifest may be of schema version 1 or 2. Without a manifest this
 //     step is skipped, unless WithRequireManifest makes that a refusal;
 //     WithoutManifest skips it always;
 //  4. predicts the load, replaying the plugins loaded so far (abi.Session):
 //     a plugin that would fail, that could crash the host, whose file is
-//     damaged, that is another path (a hard link) to a plugin opened
+//     damaged, that is a C-ABI library (abi.CLibrary), that is another path (a hard link) to a plugin opened
 //     already, or that defines a C symbol the host or an opened plugin
 //     defines too (the runtime would load it, and its C calls would run
 //     the other object's code) is refused with the abi.Problems naming

@@ -287,6 +287,10 @@ var errInitPanicked = errors.New("plugin.Open panicked: an init function of the 
 func (l *Loader) inspect(path string) (*abi.File, error) {
 	f, err := abi.ReadFile(path)
 	if err != nil {
+		// A c-archive is no ELF file: say what the manifest says it is.
+		if re := l.cABIListed(path); re != nil {
+			return nil, re
+		}
 		return nil, refuseRead(path, err)
 	}
 	if l.manifest {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pbuild/pbuild/loader/abi"
 	"github.com/pbuild/pbuild/loader/internal/regfile"
 )
 
@@ -20,8 +21,13 @@ import (
 // plugins' directory (dist/pbuild.manifest.json for dist/plugins/*.so).
 const manifestName = "pbuild.manifest.json"
 
-// manifestSchemaVersion is the manifest format this package reads.
-const manifestSchemaVersion = 1
+// The manifest formats this package reads: 1, and 2, which adds C-ABI
+// libraries (kinds "c-shared" and "c-archive") and facts the loader does
+// not need.
+const (
+	minManifestSchemaVersion = 1
+	maxManifestSchemaVersion = 2
+)
 
 // maxManifestSize bounds the manifest the loader reads.
 const maxManifestSize = 64 << 20
@@ -73,10 +79,63 @@ func readManifest(p string) (*manifest, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, err
 	}
-	if m.SchemaVersion != manifestSchemaVersion {
-		return nil, fmt.Errorf("schemaVersion %d, this loader reads %d", m.SchemaVersion, manifestSchemaVersion)
+	if m.SchemaVersion < minManifestSchemaVersion || m.SchemaVersion > maxManifestSchemaVersion {
+		return nil, fmt.Errorf("schemaVersion %d, this loader reads %d to %d", m.SchemaVersion, minManifestSchemaVersion, maxManifestSchemaVersion)
 	}
 	return &m, nil
+}
+
+// cABIRefusal is the refusal of a file the manifest lists as a C-ABI
+// library (kind c-shared or c-archive), nil for other kinds.
+func cABIRefusal(file, mp string, a *artifact) *RefusedError {
+	if !abi.IsCABI(a.Kind) {
+		return nil
+	}
+	return &RefusedError{Path: file, Reason: fmt.Sprintf("manifest %s lists it as a C-ABI library (artifact %s, %s): it is for C hosts, not a Go plugin; "+
+		"load it with dlopen from C, or build it as a plugin (plugins: in pbuild.yaml) to load it from Go", mp, a.Name, a.Kind)}
+}
+
+// listed finds the manifest beside file and the artifact it lists file
+// as: mp is "" when there is no manifest, a nil when it does not list the
+// file. file is absolute.
+func listed(file string) (mp string, m *manifest, a *artifact, err error) {
+	mp, err = findManifest(filepath.Dir(file))
+	if err != nil || mp == "" {
+		return mp, nil, nil, err
+	}
+	if m, err = readManifest(mp); err != nil {
+		return mp, nil, nil, err
+	}
+	rel, err := filepath.Rel(filepath.Dir(mp), file)
+	if err != nil {
+		return mp, m, nil, err
+	}
+	rel = filepath.ToSlash(rel)
+	for i := range m.Artifacts {
+		if path.Clean(m.Artifacts[i].File) == rel {
+			return mp, m, &m.Artifacts[i], nil
+		}
+	}
+	return mp, m, nil, nil
+}
+
+// cABIListed is the refusal of a file that the manifest beside it lists
+// as a C-ABI library, nil when there is no such manifest or it lists the
+// file otherwise; for a file the loader cannot read as a plugin at all (a
+// c-archive is no ELF file), so that the refusal says what it is.
+func (l *Loader) cABIListed(file string) *RefusedError {
+	if !l.manifest {
+		return nil
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil
+	}
+	mp, _, a, err := listed(abs)
+	if err != nil || a == nil {
+		return nil
+	}
+	return cABIRefusal(file, mp, a)
 }
 
 // verifyManifest checks the plugin at file against the manifest beside it,
@@ -87,35 +146,26 @@ func (l *Loader) verifyManifest(file string) error {
 	if err != nil {
 		return refuseRead(file, err)
 	}
-	mp, err := findManifest(filepath.Dir(abs))
-	if err != nil {
+	mp, m, a, err := listed(abs)
+	switch {
+	case err != nil && mp == "":
 		return &RefusedError{Path: file, Reason: "cannot look for its manifest: " + err.Error(), Err: err}
-	}
-	if mp == "" {
+	case err != nil && m == nil:
+		return &RefusedError{Path: file, Reason: fmt.Sprintf("cannot read manifest %s: %v", mp, err), Err: err}
+	case err != nil:
+		return refuseRead(file, err)
+	case mp == "":
 		if l.requireManifest {
 			return &RefusedError{Path: file, Reason: fmt.Sprintf("no %s in %s or %s, and the loader requires one (WithRequireManifest): only a manifest's sha256 proves a plugin intact",
 				manifestName, filepath.Dir(abs), filepath.Dir(filepath.Dir(abs)))}
 		}
 		return nil
+	case a == nil:
+		rel, _ := filepath.Rel(filepath.Dir(mp), abs)
+		return &RefusedError{Path: file, Reason: fmt.Sprintf("not listed in manifest %s: no artifact has file %q", mp, filepath.ToSlash(rel))}
 	}
-	m, err := readManifest(mp)
-	if err != nil {
-		return &RefusedError{Path: file, Reason: fmt.Sprintf("cannot read manifest %s: %v", mp, err), Err: err}
-	}
-	rel, err := filepath.Rel(filepath.Dir(mp), abs)
-	if err != nil {
-		return refuseRead(file, err)
-	}
-	rel = filepath.ToSlash(rel)
-	var a *artifact
-	for i := range m.Artifacts {
-		if path.Clean(m.Artifacts[i].File) == rel {
-			a = &m.Artifacts[i]
-			break
-		}
-	}
-	if a == nil {
-		return &RefusedError{Path: file, Reason: fmt.Sprintf("not listed in manifest %s: no artifact has file %q", mp, rel)}
+	if re := cABIRefusal(file, mp, a); re != nil {
+		return re
 	}
 	sum, err := fileSHA256(abs)
 	if err != nil {

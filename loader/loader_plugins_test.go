@@ -47,6 +47,8 @@ type fixture struct {
 	exitInit  string // plugin whose init calls os.Exit(3)
 	hangInit  string // plugin whose init never returns
 	old       string // plugin built with oldGo; "" when that toolchain is unavailable
+	cShared   string // C-ABI library (-buildmode=c-shared) of example.com/lt/clib
+	cArchive  string // the same as a c-archive
 }
 
 const apiSource = `// Package api is the test plugins' contract.
@@ -186,6 +188,18 @@ func main() {}
 const clibSource = `int lt_answer(void) { return 42; }
 `
 
+// cLibSource is a C-ABI library's main package: what nbdkit-like C hosts
+// load with dlopen.
+const cLibSource = `package main
+
+import "C"
+
+//export lt_plugin_init
+func lt_plugin_init() C.int { return 0 }
+
+func main() {}
+`
+
 func goMod(module string, replaces ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "module %s\n\ngo 1.22\n", module)
@@ -298,6 +312,8 @@ func buildFixture(t *testing.T) *fixture {
 		"main/old/go.mod":         goMod("example.com/lt/old", "example.com/lt/api", "../api"),
 		"main/old/main.go":        greeterPlugin("hello from the old toolchain"),
 		"main/clib/lt.c":          clibSource,
+		"main/cabi/go.mod":        goMod("example.com/lt/cabi"),
+		"main/cabi/main.go":       cLibSource,
 		"skew/api/go.mod":         goMod("example.com/lt/api"),
 		"skew/api/api.go":         apiSource + "\n// Edited is what makes this copy differ.\nfunc Edited() bool { return true }\n",
 		"skew/skewplugin/go.mod":  goMod("example.com/lt/skew", "example.com/lt/api", "../api"),
@@ -328,6 +344,8 @@ func buildFixture(t *testing.T) *fixture {
 		exitInit:  filepath.Join(out, "exitinit.so"),
 		hangInit:  filepath.Join(out, "hanginit.so"),
 		old:       filepath.Join(out, "old.so"),
+		cShared:   filepath.Join(out, "libcabi.so"),
+		cArchive:  filepath.Join(out, "libcabi.a"),
 	}
 	type job struct {
 		dir, toolchain string
@@ -348,6 +366,8 @@ func buildFixture(t *testing.T) *fixture {
 		plugin("main/hanginit", f.hangInit),
 		plugin("skew/skewplugin", f.skew),
 		{dir: filepath.Join(src, "main/exe"), args: []string{"-o", f.notPlugin, "."}},
+		{dir: filepath.Join(src, "main/cabi"), args: []string{"-buildmode=c-shared", "-o", f.cShared, "."}},
+		{dir: filepath.Join(src, "main/cabi"), args: []string{"-buildmode=c-archive", "-o", f.cArchive, "."}},
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(jobs))
@@ -704,6 +724,57 @@ func TestPlugins(t *testing.T) {
 				t.Errorf("Check with a broken manifest = %v", err)
 			}
 		})
+	})
+
+	// A plugin file may be named anything (plugins/greet.so.0.1) when the
+	// manifest, of schema version 2, lists it; a C-ABI library is refused,
+	// listed or not, and the host survives.
+	t.Run("FileNamesAndLibraries", func(t *testing.T) {
+		dist := filepath.Join(t.TempDir(), "dist")
+		for _, d := range []string{"plugins", "lib"} {
+			if err := os.MkdirAll(filepath.Join(dist, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		greet := filepath.Join(dist, "plugins", "greet.so.0.1")
+		copyFile(t, f.good, greet)
+		shared, archive := filepath.Join(dist, "lib", "cabi.so"), filepath.Join(dist, "lib", "cabi.a")
+		copyFile(t, f.cShared, shared)
+		copyFile(t, f.cArchive, archive)
+		lone := filepath.Join(t.TempDir(), "libcabi.so")
+		copyFile(t, f.cShared, lone)
+		sum := func(p string) string {
+			s, err := fileSHA256(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		m := fmt.Sprintf(`{"schemaVersion": 2, "abiKey": %q, "toolchain": {"packages": []}, "artifacts": [
+  {"name": "greet", "kind": "plugin", "file": "plugins/greet.so.0.1", "sha256": %q, "loadedBy": "a Go host, with plugin.Open"},
+  {"name": "cabi", "kind": "c-shared", "file": "lib/cabi.so", "sha256": %q, "loadedBy": "a C host, with dlopen (not Go)", "header": {"file": "lib/cabi.h", "size": 0, "sha256": %q}},
+  {"name": "cabistatic", "kind": "c-archive", "file": "lib/cabi.a", "sha256": %q, "loadedBy": "a C program's link (not Go)", "header": {"file": "lib/cabistatic.h", "size": 0, "sha256": %q}}
+]}`, testKey, sum(greet), sum(shared), sum(shared), sum(archive), sum(archive))
+		if err := os.WriteFile(filepath.Join(dist, manifestName), []byte(m), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		listed := func(p, kind, name string) string {
+			return "refuse " + p + ": manifest " + filepath.Join(dist, manifestName) + " lists it as a C-ABI library (artifact " + name + ", " + kind +
+				"): it is for C hosts, not a Go plugin; load it with dlopen from C, or build it as a plugin (plugins: in pbuild.yaml) to load it from Go"
+		}
+		unlisted := onlyProblem(t, f.host, lone)
+		if unlisted.Kind != abi.CLibrary {
+			t.Errorf("a c-shared library without a manifest: %+v, want %s", unlisted, abi.CLibrary)
+		}
+		mustContain(t, unlisted.Summary(), "a C-ABI library (-buildmode=c-shared), for C hosts, not a Go plugin")
+		lines, code := runHost(t, f.keyedHost, greet, shared, archive, lone, f.goodV2)
+		checkOutput(t, lines, code, []string{
+			"ok greet.so.0.1: hello from good",
+			"refused cabi: " + listed(shared, "c-shared", "cabi"),
+			"refused cabi.a: " + listed(archive, "c-archive", "cabistatic"),
+			"refused libcabi: refuse " + lone + ": " + unlisted.Summary(),
+			"ok goodv2: hello from good v2",
+		}, 1)
 	})
 
 	t.Run("Check", func(t *testing.T) {

@@ -204,8 +204,19 @@ func TestManifest(t *testing.T) {
 			"abiKey of manifest " + filepath.Join(dist, manifestName) + " is not the host's: have sha256:2222, want sha256:1111"},
 		{"no key", `{"schemaVersion":1,"artifacts":[{"name":"x","kind":"plugin","file":"plugins/x.so","sha256":"` + sum + `"}]}`,
 			"abiKey of manifest " + filepath.Join(dist, manifestName) + " is not the host's: have (unset), want sha256:1111"},
-		{"version", `{"schemaVersion":2}`,
-			"cannot read manifest " + filepath.Join(dist, manifestName) + ": schemaVersion 2, this loader reads 1"},
+		{"version 2", `{"schemaVersion":2,"abiKey":"sha256:1111","toolchain":{"packages":["libnbd-dev=1.14.2-1"]},"artifacts":[{"name":"x","kind":"plugin","file":"plugins/x.so","sha256":"` + sum + `","loadedBy":"a Go host, with plugin.Open"}]}`, ""},
+		{"version 3", `{"schemaVersion":3}`,
+			"cannot read manifest " + filepath.Join(dist, manifestName) + ": schemaVersion 3, this loader reads 1 to 2"},
+		{"version 0", `{"abiKey":"sha256:1111"}`,
+			"cannot read manifest " + filepath.Join(dist, manifestName) + ": schemaVersion 0, this loader reads 1 to 2"},
+		// A C-ABI library is refused whatever its sha256 and key: it is
+		// no Go plugin.
+		{"c-shared", `{"schemaVersion":2,"abiKey":"sha256:1111","artifacts":[{"name":"x","kind":"c-shared","file":"plugins/x.so","sha256":"` + sum + `","header":{"file":"plugins/x.h","size":1,"sha256":"` + sum + `"}}]}`,
+			"manifest " + filepath.Join(dist, manifestName) + " lists it as a C-ABI library (artifact x, c-shared): it is for C hosts, not a Go plugin; " +
+				"load it with dlopen from C, or build it as a plugin (plugins: in pbuild.yaml) to load it from Go"},
+		{"c-archive", `{"schemaVersion":2,"abiKey":"sha256:2222","artifacts":[{"name":"x","kind":"c-archive","file":"plugins/x.so","sha256":"00"}]}`,
+			"manifest " + filepath.Join(dist, manifestName) + " lists it as a C-ABI library (artifact x, c-archive): it is for C hosts, not a Go plugin; " +
+				"load it with dlopen from C, or build it as a plugin (plugins: in pbuild.yaml) to load it from Go"},
 	} {
 		write(dist, c.body)
 		err := l.verifyManifest(file)
@@ -222,6 +233,15 @@ func TestManifest(t *testing.T) {
 	write(plugins, `{"schemaVersion":1,"abiKey":"sha256:1111","artifacts":[{"name":"x","kind":"plugin","file":"x.so","sha256":"`+sum+`"}]}`)
 	if err := l.verifyManifest(file); err != nil {
 		t.Errorf("manifest beside the plugin: %v", err)
+	}
+	// A plugin's file may be named anything the manifest lists.
+	versioned := filepath.Join(plugins, "greet.so.0.1")
+	if err := os.WriteFile(versioned, []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write(plugins, `{"schemaVersion":2,"abiKey":"sha256:1111","artifacts":[{"name":"greet","kind":"plugin","file":"greet.so.0.1","sha256":"`+sum+`","loadedBy":"a Go host, with plugin.Open"}]}`)
+	if err := l.verifyManifest(versioned); err != nil {
+		t.Errorf("plugin file greet.so.0.1 listed in the manifest: %v", err)
 	}
 	// Without a key, keys are not compared.
 	write(plugins, `{"schemaVersion":1,"abiKey":"sha256:9","artifacts":[{"name":"x","kind":"plugin","file":"x.so","sha256":"`+sum+`"}]}`)

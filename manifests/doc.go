@@ -12,8 +12,23 @@
 //     the environment (CGO_*, GOEXPERIMENT, ...);
 //   - every module that went into the build, with its checksum (for local
 //     workspace modules, a dirhash of the module's files);
-//   - every artifact with its size and SHA-256, its embedded Go build info and
-//     the package hashes the runtime compares at plugin.Open time.
+//   - every artifact with its size and SHA-256, its embedded Go build info,
+//     what uses it (LoadedBy) and the package hashes the runtime compares
+//     at plugin.Open time;
+//   - for C-ABI libraries (kinds c-shared and c-archive, built for C hosts
+//     such as nbdkit, not for Go): the C header beside each, the C symbols
+//     it exports and the glibc versions it needs ([InspectLibrary] reads
+//     them); and the Debian packages installed into the toolchain image.
+//
+// # Schema versions
+//
+// [Write] writes schema version 2 ([SchemaVersion]); [Read] reads 2 and 1.
+// Version 1 is version 2 without C-ABI libraries, toolchain packages and
+// the artifacts' loadedBy, header, cSymbols and glibc: a version 1
+// document may not carry them, a version 2 one must carry loadedBy. A
+// version 1 manifest that is read keeps its version (and empty LoadedBy)
+// and is written as version 2. Fields that exist from a version on are
+// tagged since:"N" in the Go types; both JSON Schemas are in schema/.
 //
 // # Package hashes
 //
@@ -39,14 +54,17 @@
 // # Encoding
 //
 // [Write] produces canonical JSON: modules sorted by path, artifacts with
-// hosts first and then by name, empty lists and maps written as [] and {},
+// hosts first and then by name, toolchain packages and C symbols sorted,
+// glibc versions sorted numerically, empty lists and maps written as []
+// and {} (those written only when not empty left out),
 // two-space indentation and a trailing newline, so the same manifest always
 // encodes to the same bytes. [Read] is strict: unknown or missing fields, null
 // values and an unexpected schemaVersion are errors, and a manifest is input,
-// so every value must pass [Manifest.Validate]: above all, an artifact's file
-// is a clean relative slash path that stays inside the output directory
-// (errors name the field: `artifacts[2].file: "../x" leaves the output
-// directory`). [ReadFile] reads at most [MaxSize] bytes of a regular file and
+// so every value must pass [Manifest.Validate]: above all, an artifact's
+// file and a C header's file are clean relative slash paths that stay
+// inside the output directory (errors name the field: `artifacts[2].file:
+// "../x" leaves the output directory`), and a header belongs to every
+// C-ABI library and to nothing else. [ReadFile] reads at most [MaxSize] bytes of a regular file and
 // honours its context. [Schema] returns the JSON Schema (draft 2020-12)
 // describing the format; it states the same rules where JSON Schema can.
 package manifests

@@ -73,6 +73,10 @@ func seedManifests(t *testing.T) map[string]struct {
 	if err != nil {
 		t.Fatal(err)
 	}
+	goldenV1, err := os.ReadFile(goldenV1File)
+	if err != nil {
+		t.Fatal(err)
+	}
 	zero := writeBytes(t, &Manifest{})
 	tc := Toolchain{GOOS: "linux", GOARCH: "amd64"}
 	empty := writeBytes(t, &Manifest{ABIKey: ABIKey(tc, Build{}, nil), Toolchain: tc})
@@ -86,26 +90,33 @@ func seedManifests(t *testing.T) map[string]struct {
 		data []byte
 		ok   bool
 	}{
-		"golden":          {golden, true},
-		"empty":           {empty, true},
-		"compact":         {[]byte(`{"schemaVersion":1,"abiKey":"sha256:` + strings.Repeat("0", 64) + `","toolchain":{"go":"","module":"","moduleSum":"","baseImage":"","baseImageID":"","image":"","imageID":"","goos":"linux","goarch":"amd64","cc":""},"build":{"flags":[],"tags":[],"ldflags":"","env":{}},"modules":[],"artifacts":[]}`), true},
-		"zero":            {zero, false},
-		"file-escapes":    {replace(`"file": "plugins/hello.so"`, `"file": "../../etc/hostname"`), false},
-		"file-absolute":   {replace(`"file": "plugins/hello.so"`, `"file": "/dev/zero"`), false},
-		"file-unclean":    {replace(`"file": "plugins/hello.so"`, `"file": "plugins/./hello.so"`), false},
-		"file-twice":      {replace(`"file": "plugins/hello.so"`, `"file": "app"`), false},
-		"kind-unknown":    {replace(`"kind": "plugin"`, `"kind": "library"`), false},
-		"sha256-short":    {replace(`"sha256": "2c26b46b`, `"sha256": "2c26b46`), false},
-		"size-negative":   {replace(`"size": 3404800`, `"size": -3404800`), false},
-		"unknown-field":   {replace(`"abiKey"`, `"abiKey2": 1, "abiKey"`), false},
-		"wrong-case":      {replace(`"toolchain"`, `"Toolchain"`), false},
-		"null":            {replace(`"ldflags": "-s -w -X main.version=v1.4.0"`, `"ldflags": null`), false},
-		"newer-version":   {replace(`"schemaVersion": 1`, `"schemaVersion": 2`), false},
-		"missing-field":   {replace(`"kind": "host",`, ``), false},
-		"trailing-data":   {append(bytes.Clone(empty), "{}"...), false},
-		"truncated":       {golden[:len(golden)/2], false},
-		"size-as-float":   {replace(`"size": 5242880`, `"size": 5.5e6`), false},
-		"version-as-text": {replace(`"schemaVersion": 1`, `"schemaVersion": "1"`), false},
+		"golden":                   {golden, true},
+		"empty":                    {empty, true},
+		"compact":                  {[]byte(`{"schemaVersion":2,"abiKey":"sha256:` + strings.Repeat("0", 64) + `","toolchain":{"go":"","module":"","moduleSum":"","baseImage":"","baseImageID":"","image":"","imageID":"","goos":"linux","goarch":"amd64","cc":""},"build":{"flags":[],"tags":[],"ldflags":"","env":{}},"modules":[],"artifacts":[]}`), true},
+		"zero":                     {zero, false},
+		"file-escapes":             {replace(`"file": "plugins/hello.so"`, `"file": "../../etc/hostname"`), false},
+		"file-absolute":            {replace(`"file": "plugins/hello.so"`, `"file": "/dev/zero"`), false},
+		"file-unclean":             {replace(`"file": "plugins/hello.so"`, `"file": "plugins/./hello.so"`), false},
+		"file-twice":               {replace(`"file": "plugins/hello.so"`, `"file": "app"`), false},
+		"kind-unknown":             {replace(`"kind": "plugin"`, `"kind": "library"`), false},
+		"sha256-short":             {replace(`"sha256": "2c26b46b`, `"sha256": "2c26b46`), false},
+		"size-negative":            {replace(`"size": 3404800`, `"size": -3404800`), false},
+		"unknown-field":            {replace(`"abiKey"`, `"abiKey2": 1, "abiKey"`), false},
+		"wrong-case":               {replace(`"toolchain"`, `"Toolchain"`), false},
+		"null":                     {replace(`"ldflags": "-s -w -X main.version=v1.4.0"`, `"ldflags": null`), false},
+		"newer-version":            {replace(`"schemaVersion": 2`, `"schemaVersion": 3`), false},
+		"version-1":                {goldenV1, true},
+		"version-1-with-a-library": {bytes.Replace(golden, []byte(`"schemaVersion": 2`), []byte(`"schemaVersion": 1`), 1), false},
+		"header-missing":           {replace(`"header": {`, `"header0": {`), false},
+		"header-escapes":           {replace(`"file": "lib/nbd.h"`, `"file": "../nbd.h"`), false},
+		"header-is-file":           {replace(`"file": "lib/nbd.h"`, `"file": "lib/nbd.so"`), false},
+		"glibc-bad":                {replace(`"GLIBC_2.34"`, `"2.34"`), false},
+		"packages-bad":             {replace(`"libnbd-dev=1.14.2-1"`, `"libnbd dev"`), false},
+		"missing-field":            {replace(`"kind": "host",`, ``), false},
+		"trailing-data":            {append(bytes.Clone(empty), "{}"...), false},
+		"truncated":                {golden[:len(golden)/2], false},
+		"size-as-float":            {replace(`"size": 5242880`, `"size": 5.5e6`), false},
+		"version-as-text":          {replace(`"schemaVersion": 2`, `"schemaVersion": "2"`), false},
 	}
 }
 

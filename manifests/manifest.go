@@ -12,14 +12,21 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pbuild/pbuild/internal/safefile"
+	"github.com/pbuild/pbuild/loader/abi"
 )
 
-// SchemaVersion is the version of the manifest format this package reads and
-// writes.
-const SchemaVersion = 1
+// SchemaVersion is the version of the manifest format this package
+// writes. It reads it and MinSchemaVersion: version 1 is version 2 without
+// C-ABI libraries (kinds c-shared and c-archive), Toolchain.Packages and
+// the artifacts' LoadedBy, Header, CSymbols and GLIBC.
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest manifest format Read accepts.
+const MinSchemaVersion = 1
 
 // FileName is the manifest's file name inside the dist directory.
 const FileName = "pbuild.manifest.json"
@@ -27,11 +34,25 @@ const FileName = "pbuild.manifest.json"
 // MaxSize is the largest manifest Read and ReadFile accept, in bytes.
 const MaxSize = 64 << 20
 
-// Artifact kinds.
+// Artifact kinds: the plan's kinds (package plan), as manifests record
+// them.
 const (
 	KindHost   = "host"
 	KindPlugin = "plugin"
+	// KindCShared is a C-ABI shared library (-buildmode=c-shared) with its
+	// C header, for C hosts (dlopen), not Go.
+	KindCShared = "c-shared"
+	// KindCArchive is a C-ABI static library (-buildmode=c-archive) with
+	// its C header, for a C program's link, not Go.
+	KindCArchive = "c-archive"
 )
+
+// Kinds lists every kind, in the order of the format's documentation.
+func Kinds() []string { return []string{KindHost, KindPlugin, KindCShared, KindCArchive} }
+
+// IsCABI reports whether kind is a C-ABI library's: an artifact with a
+// C header, for C code, that no Go host loads.
+func IsCABI(kind string) bool { return kind == KindCShared || kind == KindCArchive }
 
 // Manifest is the content of dist/pbuild.manifest.json.
 type Manifest struct {
@@ -60,6 +81,10 @@ type Toolchain struct {
 	GOARCH      string `json:"goarch"`
 	GOAMD64     string `json:"goamd64,omitempty"`
 	CC          string `json:"cc"` // C compiler version line, e.g. "gcc (Debian 12.2.0-14+deb12u1) 12.2.0"
+	// Packages are the Debian packages installed into the toolchain
+	// image, NAME=VERSION (or NAME, NAME:ARCH=VERSION), sorted; written
+	// only when there are some.
+	Packages []string `json:"packages,omitempty" since:"2"`
 }
 
 // Build holds the build settings shared by every artifact.
@@ -80,16 +105,38 @@ type Module struct {
 	Replace string `json:"replace,omitempty"` // "path@version" when replaced by another module version
 }
 
-// Artifact is one built file: the host or a plugin.
+// Artifact is one built file: the host, a plugin or a C-ABI library.
 type Artifact struct {
 	Name       string            `json:"name"`
-	Kind       string            `json:"kind"` // KindHost or KindPlugin
+	Kind       string            `json:"kind"` // one of Kinds()
 	File       string            `json:"file"` // slash path relative to the dist dir, e.g. "plugins/hello.so"
 	Size       int64             `json:"size"`
 	SHA256     string            `json:"sha256"` // 64 lowercase hex digits
 	PluginPath string            `json:"pluginpath,omitempty"`
 	BuildInfo  BuildInfo         `json:"buildInfo"`
 	Packages   map[string]string `json:"packages"` // import path -> 16 hex digits of go:link.pkghashbytes; {} when none
+	// LoadedBy says what uses the artifact, in words ("a Go host, with
+	// plugin.Open", "a C host, with dlopen (not Go)", "a C program's link
+	// (not Go)", "the system: it is the executable"), as the plan's kind
+	// says it. Always written; absent from a version 1 manifest.
+	LoadedBy string `json:"loadedBy" since:"2"`
+	// Header is the C header of a C-ABI library (and only of one).
+	Header *Header `json:"header,omitempty" since:"2"`
+	// CSymbols are the C symbols a C-ABI library exports for C code
+	// (abi.File.CExports: defined global functions and variables, not Go's
+	// or cgo's glue), sorted; only C-ABI libraries have them.
+	CSymbols []string `json:"cSymbols,omitempty" since:"2"`
+	// GLIBC lists the GLIBC_x.y versions the file needs, sorted by
+	// abi.CompareGLIBC.
+	GLIBC []string `json:"glibc,omitempty" since:"2"`
+}
+
+// Header is the C header of a C-ABI library, written by the go command
+// beside it.
+type Header struct {
+	File   string `json:"file"` // slash path relative to the dist dir, e.g. "lib/nbd.h"
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"` // 64 lowercase hex digits
 }
 
 // BuildInfo is the Go build information embedded in an artifact.
@@ -101,20 +148,29 @@ type BuildInfo struct {
 	Settings  map[string]string `json:"settings"` // every build setting from the build info
 }
 
-//go:embed schema/manifest.v1.schema.json
+//go:embed schema/manifest.v2.schema.json
 var schemaJSON []byte
 
-// Schema returns the JSON Schema (draft 2020-12) of the manifest format. The
-// returned slice is a fresh copy.
+//go:embed schema/manifest.v1.schema.json
+var schemaV1JSON []byte
+
+// Schema returns the JSON Schema (draft 2020-12) of the manifest format
+// this package writes, version SchemaVersion. The returned slice is a
+// fresh copy.
 func Schema() []byte {
 	return bytes.Clone(schemaJSON)
 }
 
 // Write writes m to w in canonical form: Modules sorted by path, Artifacts
-// with hosts first and then by name, nil slices and maps written as [] and
-// {}, two-space indentation, a trailing newline. Equal manifests encode to
-// identical bytes. A zero SchemaVersion is written as SchemaVersion; any other
-// version is an error. m itself is not modified.
+// with hosts first and then by name, toolchain packages and every
+// artifact's CSymbols sorted, its GLIBC versions sorted by
+// abi.CompareGLIBC, nil slices and maps written as [] and {} (those that
+// are omitted when empty left out), two-space indentation, a trailing
+// newline. Equal manifests encode to identical bytes. It always writes
+// SchemaVersion: a zero SchemaVersion, or MinSchemaVersion (a manifest
+// Read from an older pbuild, which the newer format describes as it is),
+// is written as SchemaVersion; any other version is an error. m itself is
+// not modified.
 func Write(w io.Writer, m *Manifest) error {
 	if m == nil {
 		return errors.New("write manifest: nil manifest")
@@ -141,12 +197,12 @@ func Write(w io.Writer, m *Manifest) error {
 func canonical(m *Manifest) (*Manifest, error) {
 	c := *m
 	switch c.SchemaVersion {
-	case 0:
+	case 0, MinSchemaVersion, SchemaVersion:
 		c.SchemaVersion = SchemaVersion
-	case SchemaVersion:
 	default:
 		return nil, fmt.Errorf("unsupported schemaVersion %d (this pbuild writes %d)", c.SchemaVersion, SchemaVersion)
 	}
+	c.Toolchain.Packages = sortedSet(m.Toolchain.Packages, strings.Compare)
 	c.Build.Flags = nonNilSlice(c.Build.Flags)
 	c.Build.Tags = nonNilSlice(c.Build.Tags)
 	c.Build.Env = nonNilMap(c.Build.Env)
@@ -164,9 +220,16 @@ func canonical(m *Manifest) (*Manifest, error) {
 
 	arts := slices.Clone(nonNilSlice(m.Artifacts))
 	for i := range arts {
-		arts[i].Packages = nonNilMap(arts[i].Packages)
-		arts[i].BuildInfo.Deps = nonNilMap(arts[i].BuildInfo.Deps)
-		arts[i].BuildInfo.Settings = nonNilMap(arts[i].BuildInfo.Settings)
+		a := &arts[i]
+		a.Packages = nonNilMap(a.Packages)
+		a.BuildInfo.Deps = nonNilMap(a.BuildInfo.Deps)
+		a.BuildInfo.Settings = nonNilMap(a.BuildInfo.Settings)
+		a.CSymbols = sortedSet(a.CSymbols, strings.Compare)
+		a.GLIBC = sortedSet(a.GLIBC, compareGLIBC)
+		if a.Header != nil {
+			h := *a.Header
+			a.Header = &h
+		}
 	}
 	if err := sortCanonical(arts, func(a, b Artifact) int {
 		return cmp.Or(
@@ -213,6 +276,23 @@ func sortCanonical[T any](s []T, compare func(a, b T) int) error {
 	return nil
 }
 
+// sortedSet is a sorted copy of s without duplicates; nil when s is
+// empty, as the fields it serves are omitted when empty.
+func sortedSet(s []string, compare func(a, b string) int) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := slices.Clone(s)
+	slices.SortFunc(out, compare)
+	return slices.Compact(out)
+}
+
+// compareGLIBC orders GLIBC versions numerically (abi.CompareGLIBC), and
+// ties by name.
+func compareGLIBC(a, b string) int {
+	return cmp.Or(abi.CompareGLIBC(a, b), strings.Compare(a, b))
+}
+
 func nonNilSlice[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -228,10 +308,14 @@ func nonNilMap[K comparable, V any](m map[K]V) map[K]V {
 }
 
 // Read decodes a manifest. It is strict: the document must be a single JSON
-// object of at most MaxSize bytes whose schemaVersion is SchemaVersion,
-// with every non-optional field present, no unknown fields (names match
-// case-sensitively) and no nulls, and its values must pass Validate.
-// Slices and maps of the result are never nil.
+// object of at most MaxSize bytes whose schemaVersion is SchemaVersion or
+// MinSchemaVersion, with every field of that version that is not optional
+// present, no unknown fields (names match case-sensitively; the fields
+// version 2 added are unknown to a version 1 document) and no nulls, and
+// its values must pass Validate. The result keeps the document's
+// SchemaVersion (a version 1 manifest's LoadedBy are ""); Write writes it
+// as SchemaVersion. Slices and maps of the result that are always written
+// are never nil.
 func Read(r io.Reader) (*Manifest, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
 	if err != nil {
@@ -283,8 +367,8 @@ func decode(data []byte) (*Manifest, error) {
 	if err := json.Unmarshal(raw, &version); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil, fmt.Errorf("invalid schemaVersion %s (want %d)", raw, SchemaVersion)
 	}
-	if version != SchemaVersion {
-		return nil, fmt.Errorf("unsupported schemaVersion %d (this pbuild reads %d)", version, SchemaVersion)
+	if version < MinSchemaVersion || version > SchemaVersion {
+		return nil, fmt.Errorf("unsupported schemaVersion %d (this pbuild reads %d to %d)", version, MinSchemaVersion, SchemaVersion)
 	}
 
 	// encoding/json matches field names case-insensitively and accepts null
@@ -295,7 +379,7 @@ func decode(data []byte) (*Manifest, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, err
 	}
-	if err := checkShape(doc, reflect.TypeFor[Manifest](), ""); err != nil {
+	if err := checkShape(doc, reflect.TypeFor[Manifest](), "", version); err != nil {
 		return nil, err
 	}
 
@@ -330,15 +414,18 @@ func normalize(m *Manifest) {
 	}
 }
 
-// checkShape checks the generic JSON value v against Go type t: object keys
-// must match json field names exactly, fields without omitempty must be
-// present, and null is not allowed anywhere. Scalar types are left to
-// encoding/json.
-func checkShape(v any, t reflect.Type, at string) error {
+// checkShape checks the generic JSON value v against Go type t as the
+// given schema version has it: object keys must match json field names
+// exactly (a field tagged since:"N" exists from version N on), fields
+// without omitempty must be present, and null is not allowed anywhere.
+// Scalar types are left to encoding/json.
+func checkShape(v any, t reflect.Type, at string, version int) error {
 	if v == nil {
 		return fmt.Errorf("%s: null is not allowed", where(at))
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		return checkShape(v, t.Elem(), at, version)
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
@@ -346,7 +433,7 @@ func checkShape(v any, t reflect.Type, at string) error {
 		}
 		fields := make(map[string]bool, t.NumField())
 		for i := range t.NumField() {
-			if name, _ := jsonField(t.Field(i)); name != "" {
+			if name, _ := jsonField(t.Field(i)); name != "" && inVersion(t.Field(i), version) {
 				fields[name] = true
 			}
 		}
@@ -357,7 +444,7 @@ func checkShape(v any, t reflect.Type, at string) error {
 		}
 		for i := range t.NumField() {
 			name, omitempty := jsonField(t.Field(i))
-			if name == "" {
+			if name == "" || !inVersion(t.Field(i), version) {
 				continue
 			}
 			fv, present := obj[name]
@@ -367,7 +454,7 @@ func checkShape(v any, t reflect.Type, at string) error {
 				}
 				continue
 			}
-			if err := checkShape(fv, t.Field(i).Type, at+"."+name); err != nil {
+			if err := checkShape(fv, t.Field(i).Type, at+"."+name, version); err != nil {
 				return err
 			}
 		}
@@ -377,7 +464,7 @@ func checkShape(v any, t reflect.Type, at string) error {
 			return fmt.Errorf("%s: want an object", where(at))
 		}
 		for k, ev := range obj {
-			if err := checkShape(ev, t.Elem(), at+"["+fmt.Sprintf("%q", k)+"]"); err != nil {
+			if err := checkShape(ev, t.Elem(), at+"["+fmt.Sprintf("%q", k)+"]", version); err != nil {
 				return err
 			}
 		}
@@ -387,12 +474,26 @@ func checkShape(v any, t reflect.Type, at string) error {
 			return fmt.Errorf("%s: want an array", where(at))
 		}
 		for i, ev := range arr {
-			if err := checkShape(ev, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); err != nil {
+			if err := checkShape(ev, t.Elem(), fmt.Sprintf("%s[%d]", at, i), version); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// inVersion reports whether a struct field is part of the given schema
+// version: its tag since:"N" says from which version on (default 1).
+func inVersion(f reflect.StructField, version int) bool {
+	since := f.Tag.Get("since")
+	if since == "" {
+		return true
+	}
+	n, err := strconv.Atoi(since)
+	if err != nil {
+		panic("manifests: bad since tag on field " + f.Name + ": " + since)
+	}
+	return version >= n
 }
 
 func where(at string) string {

@@ -19,6 +19,10 @@ var update = flag.Bool("update", false, "rewrite testdata/manifest.golden.json")
 
 const goldenFile = "testdata/manifest.golden.json"
 
+// goldenV1File is a manifest of schema version 1, as pbuild wrote it
+// before C-ABI libraries: testManifestV1.
+const goldenV1File = "testdata/manifest.v1.golden.json"
+
 // testManifest returns a fresh, realistic manifest; every call builds new
 // slices and maps, so tests may mutate the result.
 func testManifest() *Manifest {
@@ -34,6 +38,7 @@ func testManifest() *Manifest {
 		GOARCH:      "amd64",
 		GOAMD64:     "v1",
 		CC:          "gcc (Debian 12.2.0-14+deb12u1) 12.2.0",
+		Packages:    []string{"nbdkit-plugin-dev=1.32.5-1", "libnbd-dev=1.14.2-1"},
 	}
 	b := Build{
 		Flags:   []string{"-trimpath", "-buildvcs=false", "-mod=readonly"},
@@ -90,6 +95,16 @@ func testManifest() *Manifest {
 			"gopkg.in/yaml.v3":  "v3.0.2-fork.1",
 		}
 	}
+	cabi := func(name, kind, file, header, loadedBy string, size int64, sum, hsum string, glibc []string) Artifact {
+		return Artifact{
+			Name: name, Kind: kind, File: file, Size: size, SHA256: sum, LoadedBy: loadedBy,
+			BuildInfo: BuildInfo{GoVersion: "go1.24.4", Path: "example.com/app/nbd", Main: "example.com/app", Deps: deps(), Settings: settings(kind)},
+			Packages:  map[string]string{},
+			Header:    &Header{File: header, Size: 1534, SHA256: hsum},
+			CSymbols:  []string{"plugin_open", "plugin_init", "pb_data"},
+			GLIBC:     glibc,
+		}
+	}
 	return &Manifest{
 		SchemaVersion: SchemaVersion,
 		ABIKey:        ABIKey(tc, b, mods),
@@ -97,8 +112,15 @@ func testManifest() *Manifest {
 		Build:         b,
 		Modules:       mods,
 		Artifacts: []Artifact{
+			cabi("nbd", KindCShared, "lib/nbd.so", "lib/nbd.h", "a C host, with dlopen (not Go)", 2031616,
+				"a3c0fd6bb28f4c8f1e7a6a2d7b1f0e5b9a1c2d3e4f5061728394a5b6c7d8e9f0", "4f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8",
+				[]string{"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.3.2"}),
+			cabi("nbdstatic", KindCArchive, "lib/nbdstatic.a", "lib/nbdstatic.h", "a C program's link (not Go)", 4157188,
+				"b4d1e07cc39f5d9f2f8b7b3e8c2f1f6cab2d3e4f5061728394a5b6c7d8e9f001", "5a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809",
+				nil),
 			{
 				Name:       "hello",
+				LoadedBy:   "a Go host, with plugin.Open",
 				Kind:       KindPlugin,
 				File:       "plugins/hello.so",
 				Size:       3404800,
@@ -119,11 +141,12 @@ func testManifest() *Manifest {
 				},
 			},
 			{
-				Name:   "app",
-				Kind:   KindHost,
-				File:   "app",
-				Size:   5242880,
-				SHA256: "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9",
+				Name:     "app",
+				LoadedBy: "the system: it is the executable",
+				Kind:     KindHost,
+				File:     "app",
+				Size:     5242880,
+				SHA256:   "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9",
 				BuildInfo: BuildInfo{
 					GoVersion: "go1.24.4",
 					Path:      "example.com/app",
@@ -140,6 +163,25 @@ func testManifest() *Manifest {
 			},
 		},
 	}
+}
+
+// testManifestV1 is testManifest as schema version 1 has it: without
+// C-ABI libraries, toolchain packages and what version 2 added to the
+// artifacts.
+func testManifestV1() *Manifest {
+	m := testManifest()
+	m.SchemaVersion = MinSchemaVersion
+	m.Toolchain.Packages = nil
+	var arts []Artifact
+	for _, a := range m.Artifacts {
+		if IsCABI(a.Kind) {
+			continue
+		}
+		a.LoadedBy = ""
+		arts = append(arts, a)
+	}
+	m.Artifacts = arts
+	return m
 }
 
 func writeBytes(t *testing.T, m *Manifest) []byte {
@@ -190,6 +232,51 @@ func TestGoldenReadFile(t *testing.T) {
 	}
 }
 
+// TestGoldenV1: a manifest of schema version 1 is read as it is (the
+// version kept, LoadedBy empty), validates against the version 1 schema,
+// and is written as version 2, which reads back as the same manifest.
+func TestGoldenV1(t *testing.T) {
+	data, err := os.ReadFile(goldenV1File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Read(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("Read(v1 golden): %v", err)
+	}
+	want := mustCanonical(t, testManifestV1())
+	want.SchemaVersion = MinSchemaVersion
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("Read(v1 golden) = %+v\nwant %+v", m, want)
+	}
+	if m.SchemaVersion != 1 {
+		t.Errorf("schemaVersion %d, want 1 as read", m.SchemaVersion)
+	}
+	if got := ABIKey(m.Toolchain, m.Build, m.Modules); got != m.ABIKey {
+		t.Errorf("v1 golden abiKey %s, recomputed %s", m.ABIKey, got)
+	}
+	out := writeBytes(t, m)
+	if !bytes.Contains(out, []byte(`"schemaVersion": 2,`)) || !bytes.Contains(out, []byte(`"loadedBy": ""`)) {
+		t.Errorf("Write of a v1 manifest is not a v2 one:\n%s", out)
+	}
+	m2, err := Read(bytes.NewReader(out))
+	if err != nil {
+		t.Fatalf("Read(Write(v1)): %v", err)
+	}
+	m.SchemaVersion = SchemaVersion
+	if !reflect.DeepEqual(m2, mustCanonical(t, m)) {
+		t.Errorf("Read(Write(v1)) = %+v", m2)
+	}
+	root := loadSchemaBytes(t, schemaV1JSON)
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range validate(root, root, doc, "#") {
+		t.Errorf("v1 golden against the v1 schema: %s", e)
+	}
+}
+
 func mustCanonical(t *testing.T, m *Manifest) *Manifest {
 	t.Helper()
 	c, err := canonical(m)
@@ -218,7 +305,7 @@ func TestRoundTripEmpty(t *testing.T) {
 	// The smallest valid manifest: an ABI key and a platform, nothing else.
 	tc := Toolchain{GOOS: "linux", GOARCH: "amd64"}
 	data := writeBytes(t, &Manifest{ABIKey: ABIKey(tc, Build{}, nil), Toolchain: tc})
-	for _, want := range []string{`"schemaVersion": 1`, `"flags": []`, `"tags": []`, `"env": {}`, `"modules": []`, `"artifacts": []`} {
+	for _, want := range []string{`"schemaVersion": 2`, `"flags": []`, `"tags": []`, `"env": {}`, `"modules": []`, `"artifacts": []`} {
 		if !bytes.Contains(data, []byte(want)) {
 			t.Errorf("output lacks %s:\n%s", want, data)
 		}
@@ -247,10 +334,12 @@ func TestWriteOrderIndependent(t *testing.T) {
 
 	// Hosts come first whatever their names; ties are broken deterministically.
 	m = testManifest()
-	host := m.Artifacts[1]
-	host.Name = "zzz"
+	for i := range m.Artifacts {
+		if m.Artifacts[i].Kind == KindHost {
+			m.Artifacts[i].Name = "zzz"
+		}
+	}
 	m.Artifacts = append(m.Artifacts, Artifact{Name: "aaa", Kind: KindPlugin, File: "plugins/a1.so"}, Artifact{Name: "aaa", Kind: KindPlugin, File: "plugins/a0.so"})
-	m.Artifacts[1] = host
 	out1 := writeBytes(t, m)
 	slices.Reverse(m.Artifacts)
 	out2 := writeBytes(t, m)
@@ -266,7 +355,8 @@ func TestWriteOrderIndependent(t *testing.T) {
 	for _, a := range r.Artifacts {
 		order = append(order, a.Kind+":"+a.Name+":"+a.File)
 	}
-	wantOrder := []string{"host:zzz:app", "plugin:aaa:plugins/a0.so", "plugin:aaa:plugins/a1.so", "plugin:hello:plugins/hello.so"}
+	wantOrder := []string{"host:zzz:app", "plugin:aaa:plugins/a0.so", "plugin:aaa:plugins/a1.so", "plugin:hello:plugins/hello.so",
+		"c-shared:nbd:lib/nbd.so", "c-archive:nbdstatic:lib/nbdstatic.a"}
 	if !slices.Equal(order, wantOrder) {
 		t.Errorf("artifact order %q, want %q", order, wantOrder)
 	}
@@ -308,9 +398,18 @@ func TestWriteSchemaVersion(t *testing.T) {
 	if got, want := writeBytes(t, m), writeBytes(t, testManifest()); !bytes.Equal(got, want) {
 		t.Errorf("schemaVersion 0 not written as %d", SchemaVersion)
 	}
-	m.SchemaVersion = 2
-	if err := Write(&bytes.Buffer{}, m); err == nil || !strings.Contains(err.Error(), "schemaVersion") {
-		t.Errorf("Write with schemaVersion 2: err = %v, want an error naming schemaVersion", err)
+	for _, v := range []int{-1, 3} {
+		m.SchemaVersion = v
+		if err := Write(&bytes.Buffer{}, m); err == nil || !strings.Contains(err.Error(), "schemaVersion") {
+			t.Errorf("Write with schemaVersion %d: err = %v, want an error naming schemaVersion", v, err)
+		}
+	}
+	// A manifest read from version 1 is written as version 2.
+	v1 := testManifestV1()
+	v2 := testManifestV1()
+	v2.SchemaVersion = SchemaVersion
+	if a, b := writeBytes(t, v1), writeBytes(t, v2); !bytes.Equal(a, b) {
+		t.Errorf("schemaVersion 1 not written as %d:\n%s", SchemaVersion, a)
 	}
 	if err := Write(&bytes.Buffer{}, nil); err == nil {
 		t.Errorf("Write(nil) succeeded")
@@ -333,6 +432,8 @@ func TestReadStrict(t *testing.T) {
 		return string(out)
 	}
 	artifact0 := func(d doc) doc { return d["artifacts"].([]any)[0].(doc) }
+	// In the golden manifest artifacts[2] is the c-shared library nbd.
+	library := func(d doc) doc { return d["artifacts"].([]any)[2].(doc) }
 
 	tests := []struct {
 		name    string
@@ -349,7 +450,26 @@ func TestReadStrict(t *testing.T) {
 		{"unknown module field", edit(func(d doc) { d["modules"].([]any)[0].(doc)["indirect"] = true }), `"indirect"`},
 		{"field name in other case", edit(func(d doc) { d["AbiKey"] = d["abiKey"]; delete(d, "abiKey") }), "AbiKey"},
 		{"missing schemaVersion", edit(func(d doc) { delete(d, "schemaVersion") }), "schemaVersion"},
-		{"schemaVersion 2", edit(func(d doc) { d["schemaVersion"] = 2; d["newField"] = true }), "schemaVersion 2"},
+		{"schemaVersion 3", edit(func(d doc) { d["schemaVersion"] = 3; d["newField"] = true }), "unsupported schemaVersion 3 (this pbuild reads 1 to 2)"},
+		{"schemaVersion 1 with a v2 field", edit(func(d doc) {
+			d["schemaVersion"] = 1
+			delete(d["toolchain"].(doc), "packages")
+			d["artifacts"] = d["artifacts"].([]any)[:2]
+		}), `artifacts[0]: unknown field "loadedBy"`},
+		{"schemaVersion 1 with toolchain packages", edit(func(d doc) { d["schemaVersion"] = 1 }), `toolchain: unknown field "packages"`},
+		{"loadedBy missing", edit(func(d doc) { delete(artifact0(d), "loadedBy") }), `artifacts[0]: missing field "loadedBy"`},
+		{"loadedBy empty", edit(func(d doc) { artifact0(d)["loadedBy"] = "" }), ""},
+		{"header null", edit(func(d doc) { library(d)["header"] = nil }), "artifacts[2].header: null is not allowed"},
+		{"header not an object", edit(func(d doc) { library(d)["header"] = "lib/nbd.h" }), "artifacts[2].header: want an object"},
+		{"header missing sha256", edit(func(d doc) { delete(library(d)["header"].(doc), "sha256") }), `artifacts[2].header: missing field "sha256"`},
+		{"header unknown field", edit(func(d doc) { library(d)["header"].(doc)["mode"] = 420 }), `artifacts[2].header: unknown field "mode"`},
+		{"cSymbols null", edit(func(d doc) { library(d)["cSymbols"] = nil }), "artifacts[2].cSymbols: null is not allowed"},
+		{"glibc not strings", edit(func(d doc) { library(d)["glibc"] = []any{2.34} }), "glibc"},
+		{"optional v2 fields absent", edit(func(d doc) {
+			delete(d["toolchain"].(doc), "packages")
+			delete(library(d), "cSymbols")
+			delete(library(d), "glibc")
+		}), ""},
 		{"schemaVersion 0", edit(func(d doc) { d["schemaVersion"] = 0 }), "schemaVersion"},
 		{"schemaVersion string", edit(func(d doc) { d["schemaVersion"] = "1" }), "schemaVersion"},
 		{"schemaVersion null", edit(func(d doc) { d["schemaVersion"] = nil }), "schemaVersion"},

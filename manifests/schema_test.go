@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -16,8 +17,13 @@ type schemaNode = map[string]any
 
 func loadSchema(t *testing.T) schemaNode {
 	t.Helper()
+	return loadSchemaBytes(t, Schema())
+}
+
+func loadSchemaBytes(t *testing.T, data []byte) schemaNode {
+	t.Helper()
 	var s schemaNode
-	if err := json.Unmarshal(Schema(), &s); err != nil {
+	if err := json.Unmarshal(data, &s); err != nil {
 		t.Fatalf("parsing embedded schema: %v", err)
 	}
 	return s
@@ -53,8 +59,17 @@ func TestSchemaHeader(t *testing.T) {
 		t.Errorf("schemaVersion const = %v, want %d", sv["const"], SchemaVersion)
 	}
 	kind := resolve(t, s, resolve(t, s, s["$defs"].(schemaNode)["artifact"].(schemaNode))["properties"].(schemaNode)["kind"].(schemaNode))
-	if !reflect.DeepEqual(kind["enum"], []any{KindHost, KindPlugin}) {
-		t.Errorf("artifact kind enum = %v", kind["enum"])
+	var kinds []any
+	for _, k := range Kinds() {
+		kinds = append(kinds, k)
+	}
+	if !reflect.DeepEqual(kind["enum"], kinds) {
+		t.Errorf("artifact kind enum = %v, want %v", kind["enum"], kinds)
+	}
+	// The version 1 schema stays as it was.
+	v1 := loadSchemaBytes(t, schemaV1JSON)
+	if sv := v1["properties"].(schemaNode)["schemaVersion"].(schemaNode); sv["const"] != float64(MinSchemaVersion) {
+		t.Errorf("v1 schemaVersion const = %v", sv["const"])
 	}
 	for _, re := range collectPatterns(s) {
 		if _, err := regexp.Compile(re); err != nil {
@@ -90,6 +105,9 @@ func TestSchemaMatchesTypes(t *testing.T) {
 func checkSchemaType(t *testing.T, root, n schemaNode, typ reflect.Type, at string) {
 	t.Helper()
 	n = resolve(t, root, n)
+	if typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
 	want := map[reflect.Kind]string{
 		reflect.String: "string", reflect.Int: "integer", reflect.Int64: "integer", reflect.Bool: "boolean",
 		reflect.Struct: "object", reflect.Map: "object", reflect.Slice: "array",
@@ -158,7 +176,8 @@ func checkSchemaType(t *testing.T, root, n schemaNode, typ reflect.Type, at stri
 
 // validate is a small JSON Schema checker covering the keywords the manifest
 // schema uses: $ref (local), type, required, properties,
-// additionalProperties, items, pattern, enum, const, not, minLength, minimum.
+// additionalProperties, items, pattern, enum, const, not, minLength,
+// minimum, allOf, anyOf, if/then/else.
 func validate(root, n schemaNode, v any, at string) []string {
 	for {
 		ref, ok := n["$ref"].(string)
@@ -193,6 +212,21 @@ func validate(root, n schemaNode, v any, at string) []string {
 	}
 	if not, ok := n["not"].(schemaNode); ok && len(validate(root, not, v, at)) == 0 {
 		fail("%v matches the schema under not", v)
+	}
+	for _, sub := range asSlice(n["allOf"]) {
+		errs = append(errs, validate(root, sub.(schemaNode), v, at)...)
+	}
+	if alts := asSlice(n["anyOf"]); len(alts) > 0 && !slices.ContainsFunc(alts, func(sub any) bool { return len(validate(root, sub.(schemaNode), v, at)) == 0 }) {
+		fail("%v matches no schema of anyOf", v)
+	}
+	if cond, ok := n["if"].(schemaNode); ok {
+		branch := "else"
+		if len(validate(root, cond, v, at)) == 0 {
+			branch = "then"
+		}
+		if sub, ok := n[branch].(schemaNode); ok {
+			errs = append(errs, validate(root, sub, v, at+"("+branch+")")...)
+		}
 	}
 	if e, ok := n["enum"].([]any); ok && !slices.ContainsFunc(e, func(x any) bool { return reflect.DeepEqual(x, v) }) {
 		fail("%v not in enum %v", v, e)
@@ -278,7 +312,20 @@ func TestGoldenValidatesAgainstSchema(t *testing.T) {
 		{"file leaving", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["file"] = "../x" }},
 		{"file is the manifest", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["file"] = FileName }},
 		{"bad name", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["name"] = "a/b" }},
-		{"schemaVersion", func(d map[string]any) { d["schemaVersion"] = 2 }},
+		{"schemaVersion", func(d map[string]any) { d["schemaVersion"] = 1 }},
+		{"header on a plugin", func(d map[string]any) {
+			arts := d["artifacts"].([]any)
+			arts[1].(map[string]any)["header"] = arts[2].(map[string]any)["header"]
+		}},
+		{"no header on a c-shared library", func(d map[string]any) { delete(d["artifacts"].([]any)[2].(map[string]any), "header") }},
+		{"cSymbols on a host", func(d map[string]any) { d["artifacts"].([]any)[0].(map[string]any)["cSymbols"] = []any{"main"} }},
+		{"pluginpath on a c-archive", func(d map[string]any) { d["artifacts"].([]any)[3].(map[string]any)["pluginpath"] = "example.com/x" }},
+		{"header file leaving", func(d map[string]any) {
+			d["artifacts"].([]any)[2].(map[string]any)["header"].(map[string]any)["file"] = "../nbd.h"
+		}},
+		{"bad glibc", func(d map[string]any) { d["artifacts"].([]any)[2].(map[string]any)["glibc"] = []any{"2.34"} }},
+		{"bad package", func(d map[string]any) { d["toolchain"].(map[string]any)["packages"] = []any{"Libnbd"} }},
+		{"missing loadedBy", func(d map[string]any) { delete(d["artifacts"].([]any)[2].(map[string]any), "loadedBy") }},
 	}
 	for _, b := range bad {
 		var d map[string]any
@@ -332,4 +379,19 @@ func TestSchemaAgreesWithValidate(t *testing.T) {
 	}
 	check("file", props["file"].(schemaNode), files, CheckFile)
 	check("name", props["name"].(schemaNode), names, CheckName)
+	check("header file", resolve(t, root, props["header"].(schemaNode))["properties"].(schemaNode)["file"].(schemaNode), files, CheckFile)
+
+	pkgs := []string{"libnbd-dev", "libnbd-dev=1.14.2-1", "gcc-aarch64-linux-gnu", "libc6-dev:arm64=2.36-9+deb12u4", "g++", "lib.x=1:2.0~rc1",
+		"nbdkit=1.32.5-1~bpo12+1", "x", "", "Libnbd", "-lib", "lib dev", "lib=", "lib:=1", "lib:ARM=1", "lib=~1", "lib=1 2", "lib=1/2", "lib\n", "ü-lib"}
+	check("package", resolve(t, root, root["$defs"].(schemaNode)["toolchain"].(schemaNode))["properties"].(schemaNode)["packages"].(schemaNode)["items"].(schemaNode),
+		pkgs, CheckPackage)
+	glibc := []string{"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_PRIVATE", "GLIBC_2", "GLIBC_", "GLIBC_2.", "GLIBC_2..3", "glibc_2.34", "GLIBC_2.34a", "2.34", "GLIBC_1234567890.1"}
+	check("glibc", props["glibc"].(schemaNode)["items"].(schemaNode), glibc, func(s string) error {
+		if !isGLIBCVersion(s) {
+			return errors.New("not a version")
+		}
+		return nil
+	})
+	syms := []string{"plugin_init", "_Z3fooi", "a.b", "", "a b", "a\x00", "a\x7f"}
+	check("cSymbol", props["cSymbols"].(schemaNode)["items"].(schemaNode), syms, checkSymbol)
 }

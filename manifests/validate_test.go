@@ -52,7 +52,52 @@ func TestReadValidates(t *testing.T) {
 		{"file twice", edit(setFile("app")), `artifacts[1].file: "app" is also artifacts[0].file`},
 		{"file inside another", edit(setFile("app/hello.so")), `artifacts[1].file: "app/hello.so" is inside artifacts[0].file "app"`},
 		{"file is the manifest", edit(setFile(FileName)), `artifacts[1].file: "pbuild.manifest.json" is the manifest's own name`},
-		{"kind", edit(func(d doc) { art(d, 1)["kind"] = "library" }), `artifacts[1].kind: unknown kind "library"; want "host" or "plugin"`},
+		{"kind", edit(func(d doc) { art(d, 1)["kind"] = "library" }), `artifacts[1].kind: unknown kind "library"; want one of "host", "plugin", "c-shared" or "c-archive"`},
+		// In the golden manifest artifacts[2] is the c-shared library nbd,
+		// [3] the c-archive nbdstatic.
+		{"C-ABI kind in version 1", edit(func(d doc) {
+			d["schemaVersion"] = 1
+			delete(d["toolchain"].(doc), "packages")
+			for _, a := range d["artifacts"].([]any) {
+				for _, k := range []string{"loadedBy", "header", "cSymbols", "glibc"} {
+					delete(a.(doc), k)
+				}
+			}
+		}), `artifacts[2].kind: kind "c-shared" needs schemaVersion 2`},
+		{"header missing", edit(func(d doc) { delete(art(d, 2), "header") }), `artifacts[2].header: missing: a c-shared library has a C header`},
+		{"header on a plugin", edit(func(d doc) {
+			art(d, 1)["header"] = doc{"file": "plugins/hello.h", "size": 1, "sha256": strings.Repeat("a", 64)}
+		}),
+			`artifacts[1].header: a plugin has no C header; only c-shared and c-archive libraries do`},
+		{"header on the host", edit(func(d doc) { art(d, 0)["header"] = doc{"file": "app.h", "size": 1, "sha256": strings.Repeat("a", 64)} }),
+			`artifacts[0].header: a host has no C header; only c-shared and c-archive libraries do`},
+		{"header leaves", edit(func(d doc) { art(d, 2)["header"].(doc)["file"] = "../nbd.h" }), `artifacts[2].header.file: "../nbd.h" leaves the output directory`},
+		{"header absolute", edit(func(d doc) { art(d, 2)["header"].(doc)["file"] = "/usr/include/nbd.h" }),
+			`artifacts[2].header.file: "/usr/include/nbd.h" is absolute; it must be relative to the output directory`},
+		{"header is the artifact", edit(func(d doc) { art(d, 2)["header"].(doc)["file"] = "lib/nbd.so" }), `artifacts[2].header.file: "lib/nbd.so" is also artifacts[2].file`},
+		{"header is another header", edit(func(d doc) { art(d, 3)["header"].(doc)["file"] = "lib/nbd.h" }), `artifacts[3].header.file: "lib/nbd.h" is also artifacts[2].header.file`},
+		{"file is a header", edit(setFile("lib/nbd.h")), `artifacts[2].header.file: "lib/nbd.h" is also artifacts[1].file`},
+		{"header inside a file", edit(func(d doc) { art(d, 2)["header"].(doc)["file"] = "app/nbd.h" }), `artifacts[2].header.file: "app/nbd.h" is inside artifacts[0].file "app"`},
+		{"file inside a header", edit(setFile("lib/nbd.h/hello.so")), `artifacts[1].file: "lib/nbd.h/hello.so" is inside artifacts[2].header.file "lib/nbd.h"`},
+		{"header is the manifest", edit(func(d doc) { art(d, 2)["header"].(doc)["file"] = FileName }), `artifacts[2].header.file: "pbuild.manifest.json" is the manifest's own name`},
+		{"header size", edit(func(d doc) { art(d, 2)["header"].(doc)["size"] = -1 }), `artifacts[2].header.size: -1 is negative`},
+		{"header sha256", edit(func(d doc) { art(d, 2)["header"].(doc)["sha256"] = "00" }), `artifacts[2].header.sha256: "00" is not 64 lowercase hex digits`},
+		{"pluginpath of a library", edit(func(d doc) { art(d, 3)["pluginpath"] = "example.com/nbd" }), `artifacts[3].pluginpath: a c-archive has no pluginpath`},
+		{"C symbols of a plugin", edit(func(d doc) { art(d, 1)["cSymbols"] = []any{"x"} }),
+			`artifacts[1].cSymbols: a plugin lists no C symbols; only c-shared and c-archive libraries do`},
+		{"C symbol empty", edit(func(d doc) { art(d, 2)["cSymbols"] = []any{""} }), `artifacts[2].cSymbols[0]: empty`},
+		{"C symbol with a space", edit(func(d doc) { art(d, 2)["cSymbols"] = []any{"a b"} }), `artifacts[2].cSymbols[0]: "a b" has a space or a control character`},
+		{"C symbols unsorted", edit(func(d doc) { art(d, 2)["cSymbols"] = []any{"b", "a", "a"} }), ""},
+		{"glibc", edit(func(d doc) { art(d, 2)["glibc"] = []any{"GLIBC_2.34", "2.36"} }), `artifacts[2].glibc[1]: "2.36" is not GLIBC_x.y or GLIBC_PRIVATE`},
+		{"glibc of a host", edit(func(d doc) { art(d, 0)["glibc"] = []any{"GLIBC_2.34", "GLIBC_PRIVATE"} }), ""},
+		{"loadedBy control", edit(func(d doc) { art(d, 2)["loadedBy"] = "a C host\n" }), `artifacts[2].loadedBy: "a C host\n" has a control character`},
+		{"package", edit(func(d doc) { d["toolchain"].(doc)["packages"] = []any{"libnbd-dev=1.14.2-1", "libnbd dev"} }),
+			`toolchain.packages[1]: "libnbd dev" is not a Debian package NAME[:ARCH][=VERSION]: bad name "libnbd dev"`},
+		{"package version", edit(func(d doc) { d["toolchain"].(doc)["packages"] = []any{"libnbd-dev=1.14 2"} }),
+			`toolchain.packages[0]: "libnbd-dev=1.14 2" is not a Debian package NAME[:ARCH][=VERSION]: bad version "1.14 2"`},
+		{"package architecture", edit(func(d doc) { d["toolchain"].(doc)["packages"] = []any{"libc6-dev:=2.36"} }),
+			`toolchain.packages[0]: "libc6-dev:=2.36" is not a Debian package NAME[:ARCH][=VERSION]: bad architecture ""`},
+		{"package with architecture", edit(func(d doc) { d["toolchain"].(doc)["packages"] = []any{"libc6-dev:arm64=2.36-9+deb12u4", "g++"} }), ""},
 		{"two hosts", edit(func(d doc) { art(d, 1)["kind"] = "host" }), `artifacts[1].kind: a second host; artifacts[0] is the host`},
 		{"sha256 upper case", edit(func(d doc) { art(d, 1)["sha256"] = strings.ToUpper(art(d, 1)["sha256"].(string)) }), `artifacts[1].sha256: "2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE" is not 64 lowercase hex digits`},
 		{"sha256 short", edit(func(d doc) { art(d, 1)["sha256"] = "2c26b4" }), `artifacts[1].sha256: "2c26b4" is not 64 lowercase hex digits`},

@@ -96,7 +96,6 @@ func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 		opt(&o)
 	}
 	mods := map[string]*Module{} // by Dir
-	byPath := map[string]*Module{}
 	var pkgs []Package
 	add := func(dir string) (*Module, error) {
 		if m, ok := mods[dir]; ok {
@@ -113,11 +112,11 @@ func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 		if f.Module == nil {
 			return nil, fmt.Errorf("%s: no module directive", filepath.Join(dir, "go.mod"))
 		}
-		if other, ok := byPath[f.Module.Mod.Path]; ok {
-			return nil, &ModuleError{Path: f.Module.Mod.Path, Msg: fmt.Sprintf("declared twice, in %s and %s", other.Dir, dir)}
-		}
+		// Two directories declaring one module path are told apart, or
+		// refused, by their staged paths once every module is found
+		// (checkDuplicates).
 		m := &Module{Path: f.Module.Mod.Path, Dir: dir, File: f, StagedPath: f.Module.Mod.Path}
-		mods[dir], byPath[m.Path] = m, m
+		mods[dir] = m
 		return m, nil
 	}
 	for _, t := range targets {
@@ -156,12 +155,6 @@ func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 		ip := m.StagedPath
 		if rel != "." {
 			ip = path.Join(m.StagedPath, filepath.ToSlash(rel))
-		}
-		for _, p := range pkgs {
-			if p.ImportPath == ip && p.Kind.Loaded() && t.Kind.Loaded() {
-				return nil, fail(fmt.Sprintf("pluginpath %s is also plugin %s's", ip, p.Name),
-					"two plugins with one pluginpath cannot be loaded into one process: give each its own package path")
-			}
 		}
 		pkgs = append(pkgs, Package{Target: t, ImportPath: ip, Module: m})
 	}
@@ -231,6 +224,12 @@ func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 			queue = append(queue, nm)
 		}
 	}
+	if err := checkDuplicates(pkgs, mods); err != nil {
+		return nil, err
+	}
+	if err := checkPluginPaths(pkgs); err != nil {
+		return nil, err
+	}
 	if err := checkVersioned(pkgs, mods); err != nil {
 		return nil, err
 	}
@@ -257,6 +256,105 @@ func readWorkFile(path string) (*modfile.WorkFile, error) {
 		return nil, &ModuleError{Path: path, Msg: err.Error()}
 	}
 	return wf, nil
+}
+
+// checkDuplicates refuses two module directories that would be staged
+// under one module path, and two copies of one module unless each is a
+// versioned target's module: those are staged under paths of their own
+// ("<path>/v0_1", "<path>/v0_2"), so two versions of one plugin build side
+// by side, while an unversioned copy would be the one every requirement of
+// the module path names.
+func checkDuplicates(pkgs []Package, mods map[string]*Module) error {
+	holds := map[*Module][]string{}
+	hosts := map[*Module]bool{}
+	for _, p := range pkgs {
+		holds[p.Module] = append(holds[p.Module], p.Target.String())
+		hosts[p.Module] = hosts[p.Module] || p.Kind == plan.Host
+	}
+	copyOf := func(m *Module) DuplicateCopy {
+		return DuplicateCopy{Dir: m.Dir, Path: m.Path, StagedPath: m.StagedPath, Holds: holds[m], Versionable: len(holds[m]) > 0 && !hosts[m]}
+	}
+	dup := func(a, b *Module) error {
+		return &DuplicateModuleError{Copies: [2]DuplicateCopy{copyOf(a), copyOf(b)}}
+	}
+	byStaged := map[string]*Module{}
+	byPath := map[string]*Module{}
+	for _, m := range sortedModules(mods) { // by Dir: the same error every time
+		if o, ok := byStaged[m.StagedPath]; ok {
+			return dup(o, m)
+		}
+		byStaged[m.StagedPath] = m
+		if o, ok := byPath[m.Path]; ok && (o.StagedPath == o.Path || m.StagedPath == m.Path) {
+			return dup(o, m)
+		}
+		if _, ok := byPath[m.Path]; !ok {
+			byPath[m.Path] = m
+		}
+	}
+	return nil
+}
+
+// checkPluginPaths refuses two plugins with one pluginpath: one process
+// cannot load both.
+func checkPluginPaths(pkgs []Package) error {
+	for i, p := range pkgs {
+		for _, o := range pkgs[:i] {
+			if o.ImportPath == p.ImportPath && o.Kind.Loaded() && p.Kind.Loaded() {
+				return &TargetError{Name: p.Name, Kind: string(p.Kind), Dir: p.Dir,
+					Msg:  fmt.Sprintf("pluginpath %s is also plugin %s's", p.ImportPath, o.Name),
+					hint: "two plugins with one pluginpath cannot be loaded into one process: give each its own package path"}
+			}
+		}
+	}
+	return nil
+}
+
+// DuplicateModuleError is two directories whose modules would be one
+// module of the staged workspace: they declare one module path and are not
+// both the modules of versioned targets, or their staged paths are equal
+// (two copies of a plugin module with one version). It unwraps to a
+// *ModuleError.
+type DuplicateModuleError struct {
+	Copies [2]DuplicateCopy // sorted by Dir
+}
+
+// DuplicateCopy is one of the two directories of a DuplicateModuleError.
+type DuplicateCopy struct {
+	Dir        string
+	Path       string   // the module path its go.mod declares
+	StagedPath string   // its path in the staging copy
+	Holds      []string // the targets in it ("plugin greet-0.1"), if any
+	// Versionable: it holds targets, none of them the host, so a
+	// version in the config stages it under a path of its own.
+	Versionable bool
+}
+
+func (e *DuplicateModuleError) Error() string {
+	a, b := e.Copies[0], e.Copies[1]
+	switch {
+	case a.Path != b.Path:
+		return fmt.Sprintf("module %s in %s and module %s in %s are both staged as %s", a.Path, a.Dir, b.Path, b.Dir, a.StagedPath)
+	case a.StagedPath != a.Path && a.StagedPath == b.StagedPath:
+		return fmt.Sprintf("module %s: declared twice, in %s and %s, both staged as %s", a.Path, a.Dir, b.Dir, a.StagedPath)
+	}
+	return fmt.Sprintf("module %s: declared twice, in %s and %s", a.Path, a.Dir, b.Dir)
+}
+
+// Hint tells the user what to do: a version for each copy when both hold
+// targets (plugins), else one copy.
+func (e *DuplicateModuleError) Hint() string {
+	a, b := e.Copies[0], e.Copies[1]
+	if a.Versionable && b.Versionable {
+		return fmt.Sprintf("two copies of one module build side by side only as versioned plugins: give %s (in %s) and %s (in %s) a different `version:` each in the config",
+			strings.Join(a.Holds, ", "), a.Dir, strings.Join(b.Holds, ", "), b.Dir)
+	}
+	return fmt.Sprintf("keep one copy of module %s: point every replace directive and go.work use at %s or at %s, not both", a.Path, a.Dir, b.Dir)
+}
+
+// Unwrap makes the error a *ModuleError too.
+func (e *DuplicateModuleError) Unwrap() error {
+	a := e.Copies[0]
+	return &ModuleError{Path: a.Path, Msg: strings.TrimPrefix(e.Error(), "module "+a.Path+": ")}
 }
 
 // checkVersioned makes sure that moving a versioned plugin's module moves

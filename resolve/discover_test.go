@@ -124,6 +124,20 @@ func TestDiscover(t *testing.T) {
 				{"b", plan.Plugin, "example.com/b", "example.com/b", "plugins/b"},
 			},
 		},
+		{
+			// Issue 12: two copies of one plugin module, at two versions,
+			// were refused as "declared twice".
+			name:    "two copies of one plugin module at two versions",
+			files:   sideBySideFiles(),
+			targets: sideBySideTargets("0.1", "0.2"),
+			root:    ".",
+			modules: "api=example.com/api greet1=example.com/greet greet2=example.com/greet host=example.com/host",
+			pkgs: []pkgView{
+				{"host", plan.Host, "example.com/host", "example.com/host", "host"},
+				{"greet-0.1", plan.Plugin, "example.com/greet/v0_1", "example.com/greet", "greet1"},
+				{"greet-0.2", plan.Plugin, "example.com/greet/v0_2", "example.com/greet", "greet2"},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,7 +310,45 @@ func TestDiscoverErrors(t *testing.T) {
 				}
 			},
 			want: "module example.com/dup: declared twice, in ROOT/host and ROOT/other",
-			kind: "module",
+			kind: "duplicate",
+		},
+		{
+			// Two copies of one plugin module at one version would be
+			// one module of the staged workspace.
+			name:    "two copies of one plugin module at one version",
+			files:   sideBySideFiles(),
+			targets: sideBySideTargets("0.1", "0.1"),
+			want:    "module example.com/greet: declared twice, in ROOT/greet1 and ROOT/greet2, both staged as example.com/greet/v0_1",
+			kind:    "duplicate",
+		},
+		{
+			// Copies build side by side only when each is a versioned
+			// plugin's: the unversioned one would be the module every
+			// requirement of the path names.
+			name:    "two copies of one plugin module, one without a version",
+			files:   sideBySideFiles(),
+			targets: sideBySideTargets("", "0.2"),
+			want:    "module example.com/greet: declared twice, in ROOT/greet1 and ROOT/greet2",
+			kind:    "duplicate",
+		},
+		{
+			name:    "two copies of one plugin module without versions",
+			files:   sideBySideFiles(),
+			targets: sideBySideTargets("", ""),
+			want:    "module example.com/greet: declared twice, in ROOT/greet1 and ROOT/greet2",
+			kind:    "duplicate",
+		},
+		{
+			// A versioned copy may not take a path another module has.
+			name: "a module declaring a versioned plugin's staged path",
+			files: func() files {
+				f := sideBySideFiles()
+				f["greet2/go.mod"] = "module example.com/greet/v0_1\n\ngo 1.24\n"
+				return f
+			}(),
+			targets: sideBySideTargets("0.1", ""),
+			want:    "module example.com/greet in ROOT/greet1 and module example.com/greet/v0_1 in ROOT/greet2 are both staged as example.com/greet/v0_1",
+			kind:    "duplicate",
 		},
 		{
 			name: "two replacements declaring one module path",
@@ -314,8 +366,8 @@ func TestDiscoverErrors(t *testing.T) {
 					{Name: "p", Kind: plan.Plugin, Dir: filepath.Join(root, "plugin")},
 				}
 			},
-			want: "module example.com/api: replaced by ../api-copy in example.com/plugin: module example.com/api: declared twice, in ROOT/api and ROOT/api-copy",
-			kind: "module",
+			want: "module example.com/api: declared twice, in ROOT/api and ROOT/api-copy",
+			kind: "duplicate",
 		},
 		{
 			name: "replacement directory without go.mod",
@@ -360,6 +412,25 @@ func TestDiscoverErrors(t *testing.T) {
 				}
 				if !strings.Contains(me.Hint(), "go.mod") {
 					t.Errorf("ModuleError hint %q does not mention go.mod", me.Hint())
+				}
+			case "duplicate":
+				var de *DuplicateModuleError
+				if !errors.As(err, &de) {
+					t.Fatalf("error is %T, want *DuplicateModuleError", err)
+				}
+				if !errors.As(err, &me) {
+					t.Error("a DuplicateModuleError is not a *ModuleError")
+				}
+				// The hint names both directories.
+				for _, c := range de.Copies {
+					if !strings.Contains(de.Hint(), c.Dir) {
+						t.Errorf("hint %q does not name %s", de.Hint(), c.Dir)
+					}
+				}
+				// Two plugin copies: the fix is a version for each.
+				plugins := de.Copies[0].Versionable && de.Copies[1].Versionable
+				if got := strings.Contains(de.Hint(), "`version:`"); got != plugins {
+					t.Errorf("hint %q: mentions version: %v, want %v (both copies hold plugins: %v)", de.Hint(), got, plugins, plugins)
 				}
 			}
 		})

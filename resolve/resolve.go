@@ -202,9 +202,11 @@ func RaisedRequirements(ws *Workspace, listed []Listed) []Raised {
 			selected[l.Path] = effective(l) // a replacement's version is what builds
 		}
 	}
-	artifacts := map[string][]string{}
+	// By module, not module path: two copies of one plugin module (two
+	// versions side by side) have one path.
+	artifacts := map[*Module][]string{}
 	for _, p := range ws.Packages {
-		artifacts[p.Module.Path] = append(artifacts[p.Module.Path], p.Target.String())
+		artifacts[p.Module] = append(artifacts[p.Module], p.Target.String())
 	}
 	var out []Raised
 	for _, m := range ws.Modules {
@@ -213,7 +215,7 @@ func RaisedRequirements(ws *Workspace, listed []Listed) []Raised {
 			if !ok || semver.Compare(got, req.Mod.Version) <= 0 {
 				continue
 			}
-			out = append(out, Raised{Module: m.Path, Artifacts: artifacts[m.Path], Dep: req.Mod.Path, Asked: req.Mod.Version, Got: got})
+			out = append(out, Raised{Module: m.Path, Artifacts: artifacts[m], Dep: req.Mod.Path, Asked: req.Mod.Version, Got: got})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -211,7 +211,6 @@ func (e *FileNameError) Hint() string {
 	return "rename or remove that file: no Go module may hold a file whose name has a line break"
 }
 
-
 // DirHash is the h1 hash of a staged local module's files (named by their
 // path relative to the module), the way go.sum hashes module zips. It does
 // not depend on where the project was checked out.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -184,7 +185,10 @@ func (r Replacement) String() string {
 func Replacements(ws *Workspace) []Replacement {
 	var out []Replacement
 	add := func(module string, old, new modVersion) {
-		out = append(out, Replacement{Module: module, Old: old.String(), New: new.String(), OldPath: old.path})
+		r := Replacement{Module: module, Old: old.String(), New: new.String(), OldPath: old.path}
+		if !slices.Contains(out, r) { // two copies of one module say it once
+			out = append(out, r)
+		}
 	}
 	for _, m := range ws.Modules {
 		for _, r := range m.File.Replace {

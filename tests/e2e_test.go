@@ -59,7 +59,7 @@ func TestScripts(t *testing.T) {
 			// Every script gets two checkouts of the example and of the
 			// loader module its host uses, laid out as in the repository.
 			for _, co := range []string{".", "second"} {
-				for _, dir := range []string{"examples/greeter", "loader"} {
+				for _, dir := range []string{"examples/greeter", "examples/clib", "loader"} {
 					if err := copyTree(filepath.Join(repoRoot(t), dir), filepath.Join(e.WorkDir, co, dir)); err != nil {
 						return err
 					}
@@ -71,22 +71,31 @@ func TestScripts(t *testing.T) {
 			switch cond {
 			case "docker":
 				return s.docker, nil
+			case "qemu":
+				// Arm64 programs under qemu-user: in CI a machine without
+				// it fails, never skips.
+				err := qemuARM64()
+				if err != nil && os.Getenv("CI") == "true" {
+					return false, fmt.Errorf("CI=true and no qemu-user for arm64: %v", err)
+				}
+				return err == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":   cmdExitCode,
-			"leftovers":  cmdLeftovers,
-			"waitstep":   cmdWaitStep,
-			"noglob":     cmdNoGlob,
-			"stamped":    cmdStamped,
-			"sameresult": cmdSameResult,
-			"hangsock":   cmdHangSock,
-			"notengine":  cmdNotEngine,
-			"mkfifo":     cmdMkfifo,
-			"stopstep":   cmdStopStep,
-			"deadowner":  cmdDeadOwner,
-			"gone":       cmdGone,
+			"exitcode":    cmdExitCode,
+			"leftovers":   cmdLeftovers,
+			"waitstep":    cmdWaitStep,
+			"noglob":      cmdNoGlob,
+			"stamped":     cmdStamped,
+			"sameresult":  cmdSameResult,
+			"hangsock":    cmdHangSock,
+			"notengine":   cmdNotEngine,
+			"mkfifo":      cmdMkfifo,
+			"stopstep":    cmdStopStep,
+			"deadowner":   cmdDeadOwner,
+			"gone":        cmdGone,
+			"intoolchain": cmdInToolchain,
 		},
 	})
 }

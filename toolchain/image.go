@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,11 +33,17 @@ type Engine interface {
 
 // Spec names the toolchain to make.
 type Spec struct {
-	Go     string // exact release, "1.24.4"
-	Base   string // base image reference
-	Sum    string // pinned h1 hash of the toolchain zip, or empty
+	Go   string // exact release, "1.24.4"
+	Base string // base image reference
+	Sum  string // pinned h1 hash of the toolchain zip, or empty
+	// GOOS and GOARCH are the engine's platform, whose toolchain runs.
 	GOOS   string
 	GOARCH string
+	// Packages are Debian packages, NAME=VERSION, added to the image.
+	Packages []string
+	// Targets are the platforms ("linux/arm64") the image builds for: each
+	// but the engine's gets its C cross compiler (CrossCompilers).
+	Targets []string
 }
 
 // Toolchain is a verified toolchain image, ready to run builds.
@@ -52,6 +59,19 @@ type Toolchain struct {
 	GOARCH      string
 	GOAMD64     string // the toolchain's default
 	CC          string // first line of `cc --version`
+	// CCCommand is the C compiler cgo runs, "" for the image's cc; a
+	// cross compiler's for a toolchain For another platform.
+	CCCommand string
+	// Packages are what the image adds to the base, NAME=VERSION, sorted.
+	Packages []string
+	// Cross are the image's cross compilers, by platform.
+	Cross map[string]Cross
+}
+
+// Cross is a C cross compiler in the image.
+type Cross struct {
+	Command string // "aarch64-linux-gnu-gcc"
+	Version string // the first line of its --version
 }
 
 // BaseImageError is a missing base image.
@@ -125,6 +145,17 @@ func (m *Maker) Ensure(ctx context.Context, spec Spec) (*Toolchain, error) {
 	default:
 		m.step("reuse image %s", tag)
 	}
+	d, err := derive(spec)
+	if err != nil {
+		return nil, err
+	}
+	base := tag
+	if d != nil {
+		tag = DerivedTag(base, id, d.packages, d.crossArg())
+		if id, err = m.ensureDerived(ctx, tag, base, d); err != nil {
+			return nil, err
+		}
+	}
 	tc := &Toolchain{
 		Go:          "go" + spec.Go,
 		Module:      fetched.Module,
@@ -160,7 +191,12 @@ func (m *Maker) build(ctx context.Context, tag string, spec Spec, baseID string,
 }
 
 // probeScript prints what pbuild asserts and records about the toolchain.
-const probeScript = `go version && go env GOOS GOARCH GOAMD64 && cc --version | head -n 1`
+// Lines after the fifth name the image's cross compilers ("cross
+// linux/arm64 aarch64-linux-gnu-gcc <version line>") and its added packages
+// ("package NAME=VERSION").
+const probeScript = `go version && go env GOOS GOARCH GOAMD64 && cc --version | head -n 1 &&
+if [ -f /etc/pbuild/cross ]; then while read -r pl c; do printf 'cross %s %s ' "$pl" "$c"; "$c" --version | head -n 1; done < /etc/pbuild/cross; fi &&
+if [ -f /etc/pbuild/packages ]; then sed 's/^/package /' /etc/pbuild/packages; fi`
 
 // probe asserts the image's Go version and reads its platform and C
 // compiler. The output of a successful probe is kept in the cache by image
@@ -216,6 +252,25 @@ func parseProbe(tc *Toolchain, out string) error {
 	}
 	tc.GOOS, tc.GOARCH, tc.GOAMD64 = lines[1], lines[2], lines[3]
 	tc.CC = strings.TrimSpace(lines[4])
+	tc.Packages, tc.Cross = nil, nil
+	for _, l := range lines[5:] {
+		switch kind, rest, _ := strings.Cut(l, " "); kind {
+		case "package":
+			tc.Packages = append(tc.Packages, strings.TrimSpace(rest))
+		case "cross":
+			f := strings.SplitN(rest, " ", 3)
+			if len(f) < 3 {
+				return fmt.Errorf("probe toolchain image %s: unexpected line %q", tc.Image, l)
+			}
+			if tc.Cross == nil {
+				tc.Cross = map[string]Cross{}
+			}
+			tc.Cross[f[0]] = Cross{Command: f[1], Version: strings.TrimSpace(f[2])}
+		default:
+			return fmt.Errorf("probe toolchain image %s: unexpected line %q", tc.Image, l)
+		}
+	}
+	slices.Sort(tc.Packages)
 	return nil
 }
 

@@ -244,7 +244,7 @@ func TestEnsureBuildsMissingImage(t *testing.T) {
 		GOOS: "linux", GOARCH: "amd64", GOAMD64: "v1",
 		CC: "cc (Debian 12.2.0-14+deb12u1) 12.2.0",
 	}
-	if *tc != *want {
+	if !reflect.DeepEqual(tc, want) {
 		t.Errorf("Ensure =\n%+v\nwant\n%+v", tc, want)
 	}
 	builds := eng.Builds()
@@ -474,7 +474,7 @@ func TestEnsureKeepsProbeByImageID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *second != *first || len(eng.Specs()) != 1 {
+	if !reflect.DeepEqual(second, first) || len(eng.Specs()) != 1 {
 		t.Errorf("second Ensure = %+v after %d containers, want %+v from the kept probe", second, len(eng.Specs()), first)
 	}
 	// Another image ID (the image was made again): probed again.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -61,16 +62,25 @@ type buildReport struct {
 	Raised    []string            `json:"raised"`
 	Notes     []string            `json:"notes"`
 	Artifacts []artifactReport    `json:"artifacts"`
+	Platforms []platformReport    `json:"platforms"`
 	Against   string              `json:"against,omitempty"`
 	UpToDate  bool                `json:"upToDate"`
 }
 
+// platformReport is one platform's manifest.
+type platformReport struct {
+	Platform string `json:"platform"`
+	Manifest string `json:"manifest"` // slash path relative to the output
+	ABIKey   string `json:"abiKey"`
+}
+
 type artifactReport struct {
-	Name   string `json:"name"`
-	Kind   string `json:"kind"`
-	File   string `json:"file"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Platform string `json:"platform"`
+	File     string `json:"file"` // slash path relative to the output
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
 }
 
 func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions) error {
@@ -99,8 +109,12 @@ func runBuild(cmd *cobra.Command, d *deps, root *rootOptions, opts *buildOptions
 	for _, r := range res.Raised {
 		rep.Raised = append(rep.Raised, r.String())
 	}
-	for _, a := range res.Manifest.Artifacts {
-		rep.Artifacts = append(rep.Artifacts, artifactReport{Name: a.Name, Kind: a.Kind, File: a.File, Size: a.Size, SHA256: a.SHA256})
+	for _, pm := range res.Manifests {
+		rep.Platforms = append(rep.Platforms, platformReport{Platform: pm.Platform.String(), Manifest: pm.File(), ABIKey: pm.Manifest.ABIKey})
+		for _, a := range pm.Manifest.Artifacts {
+			rep.Artifacts = append(rep.Artifacts, artifactReport{Name: a.Name, Kind: a.Kind, Platform: pm.Platform.String(),
+				File: path.Join(pm.Dir, a.File), Size: a.Size, SHA256: a.SHA256})
+		}
 	}
 	if root.json {
 		return d.printJSON(rep)
@@ -137,11 +151,17 @@ func printBuildReport(d *deps, cfg *config.Config, rep buildReport) error {
 	for _, a := range rep.Artifacts {
 		fmt.Fprintf(w, "%-10s %s  sha256:%s  %d bytes\n", a.Kind, filepath.Join(rel(rep.Output), a.File), a.SHA256[:16], a.Size)
 	}
-	fmt.Fprintf(w, "manifest   %s\n", filepath.Join(rel(rep.Output), manifests.FileName))
 	if rep.Against != "" {
 		fmt.Fprintf(w, "against    host manifest sha256:%s\n", rep.Against)
 	}
-	fmt.Fprintf(w, "abi key    %s\n", rep.ABIKey)
+	for _, pr := range rep.Platforms {
+		if len(rep.Platforms) == 1 {
+			fmt.Fprintf(w, "manifest   %s\n", filepath.Join(rel(rep.Output), filepath.FromSlash(pr.Manifest)))
+			fmt.Fprintf(w, "abi key    %s\n", pr.ABIKey)
+			continue
+		}
+		fmt.Fprintf(w, "manifest   %s  %s  abi key %s\n", filepath.Join(rel(rep.Output), filepath.FromSlash(pr.Manifest)), pr.Platform, pr.ABIKey)
+	}
 	if rep.UpToDate {
 		fmt.Fprintf(w, "up to date: made from the same inputs and intact, nothing built (--force builds anyway)\n")
 	}

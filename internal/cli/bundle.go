@@ -36,16 +36,18 @@ func bundleCmd(d *deps, root *rootOptions) *cobra.Command {
 		Short: "Make a reproducible, signed release bundle of a built dist",
 		Long: `bundle writes, into --out (default: release/ beside the dist):
 
-  NAME_VERSION_OS_ARCH.tar.gz       the host, the plugins and the manifest
+  NAME_VERSION_OS_ARCH.tar.gz       the host, the plugins, the C-ABI libraries with their C headers, and the manifest
   NAME_VERSION_OS_ARCH.cdx.json     a CycloneDX 1.5 SBOM
   NAME_VERSION_OS_ARCH.intoto.json  SLSA provenance in a DSSE envelope, signed with --key
   checksums.txt                     sha256sum lines of the files above (other lines kept)
 
-NAME defaults to the host's name; OS and ARCH come from the manifest. Every
+NAME defaults to the host's name (a dist of C-ABI libraries alone, with no
+host, needs --name); OS and ARCH come from the manifest. Every
 file is reproducible: entries are sorted, owned by 0:0, with fixed modes and
 times. The time is SOURCE_DATE_EPOCH, else the last commit's time of the
-config's directory (git), else 1970-01-01. A dist whose files differ from its
-manifest is refused; on any failure nothing is written.`,
+config's directory (git), else 1970-01-01. A dist whose files (artifacts and
+C headers) differ from its manifest is refused; on any failure nothing is
+written.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBundle(cmd, d, root, opts)
@@ -54,7 +56,7 @@ manifest is refused; on any failure nothing is written.`,
 	cmd.Flags().StringVarP(&opts.file, "file", "f", config.FileName, "config file whose output directory is bundled")
 	cmd.Flags().StringVar(&opts.dist, "dist", "", "bundle this dist directory instead of the config's output")
 	cmd.Flags().StringVar(&opts.version, "version", "", "the release's version, e.g. 1.2.0 (required)")
-	cmd.Flags().StringVar(&opts.name, "name", "", "the bundle's name (default: the host's name)")
+	cmd.Flags().StringVar(&opts.name, "name", "", "the bundle's name (default: the host's name; required without a host)")
 	cmd.Flags().StringVar(&opts.key, "key", "", "sign the attestation with this private key (PREFIX.key from pbuild keygen)")
 	cmd.Flags().StringVar(&opts.out, "out", "", "output directory (default: release/ beside the dist)")
 	return cmd

@@ -88,7 +88,7 @@ func newRootCmd(d *deps) *cobra.Command {
 	cmd.PersistentFlags().StringVar(&opts.progress, "progress", defaultProgress, "progress output: auto, tty, plain, quiet or rawjson, as docker buildx shows it (default from BUILDKIT_PROGRESS)")
 	cmd.PersistentFlags().BoolVar(&opts.json, "json", false, "print reports as JSON")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v", err) })
-	cmd.AddCommand(buildCmd(d, opts), checkCmd(d, opts), rebuildCmd(d, opts), doctorCmd(d, opts), versionCmd(d, opts), keygenCmd(d, opts), bundleCmd(d, opts), verifyCmd(d, opts))
+	cmd.AddCommand(buildCmd(d, opts), checkCmd(d, opts), rebuildCmd(d, opts), doctorCmd(d, opts), versionCmd(d, opts), keygenCmd(d, opts), bundleCmd(d, opts), verifyCmd(d, opts), installCmd(d, opts))
 	return cmd
 }
 

@@ -34,7 +34,8 @@ order, and names the step and the file that failed:
   archive      the archive extracts safely (no links, devices, escaping paths, limits)
   manifest     it holds exactly the manifest's artifacts, with their sha256
   sbom         the SBOM describes this bundle and its artifacts
-  check        the plugins load into the host (as pbuild check --manifest)
+  check        the plugins load into the host, the C-ABI libraries are fit
+               for C hosts (as pbuild check --manifest)
 
 Exit 0: verified; 1: a step failed; 2: bad usage or unreadable input.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -89,7 +90,8 @@ func runVerify(ctx context.Context, d *deps, root *rootOptions, opts *verifyOpti
 	return nil
 }
 
-// checkBundle is verify's last step: pbuild check on the extracted bundle.
+// checkBundle is verify's last step: pbuild check on the extracted bundle:
+// its plugins against its host, its C-ABI libraries for C hosts.
 func checkBundle(ctx context.Context, dir string, m *manifests.Manifest) (string, error) {
 	res, err := check.Dir(ctx, dir, m, check.Options{})
 	if ctx.Err() != nil {
@@ -105,5 +107,5 @@ func checkBundle(ctx context.Context, dir string, m *manifests.Manifest) (string
 		check.Render(&b, res)
 		return b.String(), err
 	}
-	return fmt.Sprintf("all %d plugins load into the host", len(res.Report.Loads)), nil
+	return check.Verdict(res), nil
 }

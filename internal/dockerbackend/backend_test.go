@@ -282,7 +282,7 @@ func unit(kind plan.Kind, name string) builder.Unit {
 }
 
 func compileRequest(t *testing.T) builder.CompileRequest {
-	return builder.CompileRequest{Toolchain: tc, Stage: stage(t), Out: t.TempDir(), Env: (plan.Settings{}).CompileEnv(), Project: "/p/pbuild.yaml",
+	return builder.CompileRequest{Toolchain: tc, Stage: stage(t), Out: t.TempDir(), Env: (plan.Settings{}).CompileEnv(plan.Platform{OS: "linux", Arch: "amd64"}, ""), Project: "/p/pbuild.yaml",
 		Phases: [][]builder.Unit{{unit(plan.Host, "h"), unit(plan.Plugin, "a")}, {unit(plan.Plugin, "b"), unit(plan.Plugin, "c")}}}
 }
 

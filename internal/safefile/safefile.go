@@ -306,11 +306,12 @@ func isEscape(err error) bool {
 }
 
 func notRegular(path string, mode fs.FileMode) error {
-	return &Error{Path: path, Err: ErrNotRegular, Detail: "is " + describe(mode) + ", not a regular file"}
+	return &Error{Path: path, Err: ErrNotRegular, Detail: "is " + Describe(mode) + ", not a regular file"}
 }
 
-// describe says what kind of file mode is, with an article.
-func describe(mode fs.FileMode) string {
+// Describe says what kind of file mode is, with an article ("a named
+// pipe", "a regular file").
+func Describe(mode fs.FileMode) string {
 	switch {
 	case mode&fs.ModeNamedPipe != 0:
 		return "a named pipe"
@@ -324,6 +325,26 @@ func describe(mode fs.FileMode) string {
 		return "a socket"
 	case mode&fs.ModeSymlink != 0:
 		return "a symbolic link"
+	case mode.IsRegular():
+		return "a regular file"
 	}
 	return "an irregular file (" + mode.Type().String() + ")"
 }
+
+// ContextReader reads f until ctx is cancelled: every read checks it, so
+// that parsing a large file stops promptly. Its Size is the file's.
+type ContextReader struct {
+	Ctx  context.Context
+	File *File
+}
+
+// ReadAt reads from the file unless ctx is done.
+func (c ContextReader) ReadAt(p []byte, off int64) (int, error) {
+	if err := c.Ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.File.ReadAt(p, off)
+}
+
+// Size is the file's, so that the readers need not search for it.
+func (c ContextReader) Size() int64 { return c.File.Size() }

@@ -48,7 +48,35 @@ const (
 	// for any plugin opened after it, and fails it as "plugin already
 	// loaded" or, when the last plugin it finds had failed, dies.
 	ModuleListBroken Kind = "module-list-broken"
+	// CLibrary: a C-ABI library (-buildmode=c-shared or c-archive) given
+	// to a Go host: it is for C hosts, and plugin.Open cannot load it.
+	CLibrary Kind = "c-abi-library"
+
+	// Problems of CheckLibrary: a file a C host (or a C program's link)
+	// is to use.
+
+	// GoPluginForC: a Go plugin (-buildmode=plugin) where a C host expects
+	// a C-ABI library: a C host that dlopens it hangs or crashes (nbdkit
+	// hangs), as nothing starts the Go runtime it needs.
+	GoPluginForC Kind = "go-plugin-for-c"
+	// NotCLibrary: neither a C-ABI library nor a Go plugin (an
+	// executable), or a C-ABI library of the other build mode than the
+	// one expected.
+	NotCLibrary Kind = "not-c-library"
+	// MissingCSymbol: symbols a C host looks up that the library does not
+	// export (Problem.Symbols).
+	MissingCSymbol Kind = "missing-c-symbol"
 )
+
+// The build modes of C-ABI libraries.
+const (
+	ModeCShared  = "c-shared"
+	ModeCArchive = "c-archive"
+)
+
+// IsCABI reports whether a -buildmode makes a C-ABI library: a C header
+// and a shared library (c-shared) or an archive (c-archive) for C code.
+func IsCABI(buildmode string) bool { return buildmode == ModeCShared || buildmode == ModeCArchive }
 
 // NoteKind classifies a note on a load.
 type NoteKind string
@@ -391,8 +419,11 @@ func (s *Session) Predict(p *File) Load {
 	if p.Corrupt != nil {
 		return fail(corruptProblem(p, "the file"))
 	}
+	if mode := p.BuildMode(); !p.Plugin && IsCABI(mode) {
+		return fail(Problem{Kind: CLibrary, Detail: fmt.Sprintf("a C-ABI library (-buildmode=%s), for C hosts, not a Go plugin: plugin.Open cannot load it", mode)})
+	}
 	if !p.Plugin {
-		return fail(Problem{Kind: NotPlugin, Detail: fmt.Sprintf("not a plugin (built with -buildmode=%s)", orDefault(p.Settings["-buildmode"], "exe"))})
+		return fail(Problem{Kind: NotPlugin, Detail: fmt.Sprintf("not a plugin (built with -buildmode=%s)", p.BuildMode())})
 	}
 	if s.host != nil && (p.Class != s.host.Class || p.Machine != s.host.Machine) {
 		return fail(Problem{Kind: ELFMismatch, Against: s.host.Path,
@@ -930,5 +961,69 @@ func rankPackages(pkgs []string, a, b *File) []string {
 		}
 		return out[i] < out[j]
 	})
+	return out
+}
+
+// LibraryOptions tune CheckLibrary.
+type LibraryOptions struct {
+	// MaxGLIBC, when set ("2.36"), is the target system's glibc: a
+	// c-shared library needing a newer one is reported.
+	MaxGLIBC string
+	// Symbols must all be exported (File.CExports): what the C host looks
+	// up with dlsym, or the C program calls.
+	Symbols []string
+	// Want is the build mode the file must have, ModeCShared or
+	// ModeCArchive; "" accepts either.
+	Want string
+}
+
+// CheckLibrary says whether f is fit for a C host: a C-ABI library (not a
+// Go plugin, not an executable), of the wanted build mode, undamaged, not
+// needing a newer glibc than the target's, and exporting every symbol
+// asked for. It returns the problems, none when it is fit.
+func CheckLibrary(f *File, opts LibraryOptions) []Problem {
+	fail := func(pr Problem) []Problem {
+		pr.Plugin = f.Path
+		return []Problem{pr}
+	}
+	mode := f.BuildMode()
+	switch {
+	case f.Corrupt != nil:
+		return fail(corruptProblem(f, "the file"))
+	case f.Plugin:
+		return fail(Problem{Kind: GoPluginForC,
+			Detail: "a Go plugin (-buildmode=plugin), not a C-ABI library: only a Go host can load it; a C host that dlopens it hangs or crashes (nbdkit hangs), as nothing starts its Go runtime"})
+	case !IsCABI(mode):
+		return fail(Problem{Kind: NotCLibrary, Detail: fmt.Sprintf("not a C-ABI library (built with -buildmode=%s)", mode)})
+	case opts.Want != "" && mode != opts.Want:
+		return fail(Problem{Kind: NotCLibrary, Detail: fmt.Sprintf("built with -buildmode=%s, not %s", mode, opts.Want)})
+	}
+	var out []Problem
+	if opts.MaxGLIBC != "" && CompareGLIBC(f.GLIBC, opts.MaxGLIBC) > 0 {
+		out = append(out, Problem{Kind: GLIBCTooNew, Plugin: f.Path, Detail: fmt.Sprintf("the library needs %s, the target has glibc %s", f.GLIBC, opts.MaxGLIBC)})
+	}
+	have := map[string]bool{}
+	for _, s := range f.CExports {
+		have[s] = true
+	}
+	var missing []string
+	for _, s := range opts.Symbols {
+		if !have[s] {
+			missing = append(missing, s)
+		}
+	}
+	sort.Strings(missing)
+	if missing = compactStrings(missing); len(missing) > 0 {
+		noun := "symbol " + missing[0]
+		if len(missing) > 1 {
+			noun = "symbols " + strings.Join(missing, ", ")
+		}
+		how := "a C host's dlsym finds"
+		if mode == ModeCArchive {
+			how = "a C program's link finds"
+		}
+		out = append(out, Problem{Kind: MissingCSymbol, Plugin: f.Path, Symbols: missing,
+			Detail: fmt.Sprintf("does not export the C %s: %s no such symbol", noun, how)})
+	}
 	return out
 }

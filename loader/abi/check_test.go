@@ -191,6 +191,16 @@ func TestCheck(t *testing.T) {
 			want: want{ok: []bool{false}, kind: NotPlugin},
 		},
 		{
+			name: "a C-ABI library",
+			host: host(),
+			plugins: func() []*File {
+				lib := bin("libnbd.so", false, pk())
+				lib.Settings["-buildmode"] = ModeCShared
+				return []*File{lib}
+			},
+			want: want{ok: []bool{false}, kind: CLibrary},
+		},
+		{
 			name: "another machine",
 			host: host(),
 			plugins: func() []*File {

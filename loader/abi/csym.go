@@ -94,19 +94,29 @@ func harmlessCSymbol(s CSymbol) bool {
 	return s.Weak && strings.HasPrefix(s.Name, "_Z")
 }
 
+// exported reports whether a defined C symbol is one a C program uses
+// from the file: a global (not weak) function or variable, other than the
+// glue every cgo object defines (harmlessCSymbol): what a C host finds with
+// dlsym, or a C program's link with the library.
+func exported(bind elf.SymBind, typ elf.SymType, name string) bool {
+	return bind == elf.STB_GLOBAL && (typ == elf.STT_FUNC || typ == elf.STT_OBJECT) &&
+		!isGoSymbolName(name) && !harmlessCSymbol(CSymbol{Name: name})
+}
+
 // maxRelocSection bounds the dynamic relocation sections readCSymbols
 // reads.
 const maxRelocSection = 256 << 20
 
 // readCSymbols lists the C symbols f defines in dyn (its .dynsym), sorted
-// by section and address, and the C exports of cgo packages (C name -> the
-// cgo hash of the package that exports it).
+// by section and address, the C exports of cgo packages (C name -> the
+// cgo hash of the package that exports it), and the names a C program can
+// use (see File.CExports), sorted.
 //
 // A symbol is Go's when its name is one only Go writes, or when it lies in
 // the Go linker's part of its section: the Go linker hands the external
 // linker one object holding all Go code and data, so in every section Go's
 // symbols form one range, which the package-qualified names mark out.
-func readCSymbols(f *elf.File, dyn []elf.Symbol) ([]CSymbol, map[string]string) {
+func readCSymbols(f *elf.File, dyn []elf.Symbol) ([]CSymbol, map[string]string, []string) {
 	type span struct{ lo, hi uint64 }
 	goSpan := map[elf.SectionIndex]*span{}
 	exports := map[string]string{}
@@ -130,6 +140,7 @@ func readCSymbols(f *elf.File, dyn []elf.Symbol) ([]CSymbol, map[string]string) 
 	}
 	used, relocated := dynamicRelocations(f, len(dyn))
 	var out []CSymbol
+	var cExports []string
 	for i, s := range dyn {
 		bind, typ := elf.ST_BIND(s.Info), elf.ST_TYPE(s.Info)
 		if s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE || int(s.Section) >= len(f.Sections) ||
@@ -152,7 +163,12 @@ func readCSymbols(f *elf.File, dyn []elf.Symbol) ([]CSymbol, map[string]string) 
 			c.Sum = dataSum(f, s, relocated)
 		}
 		out = append(out, c)
+		if exported(bind, typ, s.Name) {
+			cExports = append(cExports, s.Name)
+		}
 	}
+	sort.Strings(cExports)
+	cExports = compactStrings(cExports)
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Section != b.Section {
@@ -163,7 +179,7 @@ func readCSymbols(f *elf.File, dyn []elf.Symbol) ([]CSymbol, map[string]string) 
 		}
 		return a.Name < b.Name
 	})
-	return out, exports
+	return out, exports, cExports
 }
 
 // dataSum is the start of the sha256 of a variable's bytes, with the words

@@ -35,5 +35,16 @@
 // a file intact. ReadFile opens only regular files, without blocking on a
 // named pipe.
 //
+// C-ABI libraries (-buildmode=c-shared and c-archive) are for C hosts, not
+// Go: Check reports one given as a plugin (CLibrary), and CheckLibrary
+// says whether a file is fit for a C host: a C-ABI library of the wanted
+// build mode, not a Go plugin (GoPluginForC: a C host that dlopens one
+// hangs or crashes), not needing a newer glibc, exporting every C symbol
+// the host looks up (MissingCSymbol). Read lists what a file exports to C
+// code (File.CExports) and every glibc version it needs
+// (File.GLIBCNeeds); ReadArchive reads a c-archive (an ar archive): the
+// build info of its Go object and the exports of its members' symbol
+// tables; ReadArtifact reads either.
+//
 // The package depends on the standard library only, so hosts can link it.
 package abi

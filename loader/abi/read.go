@@ -10,6 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -66,8 +68,20 @@ type File struct {
 	// C name of a cgo //export to the hash of its package's cgo files.
 	CSymbols   []CSymbol
 	CgoExports map[string]string
-	// GLIBC is the highest GLIBC_x.y symbol version the file needs, or "".
-	GLIBC string
+	// CExports are the C symbols a C program can use from the file, sorted:
+	// the defined global functions and variables of its .dynsym (for a
+	// c-archive, of its members' symbol tables; see [ReadArchive]) that are
+	// neither Go's nor the cgo and runtime glue every cgo object defines
+	// alike (see [CSymbol]). For a c-shared library they are what a C
+	// host can dlsym: the //export functions of its Go code and the
+	// global C functions and variables of its cgo code.
+	CExports []string
+	// GLIBC is the highest GLIBC_x.y symbol version the file needs, or "";
+	// GLIBCNeeds lists every GLIBC_* version it needs, sorted by
+	// [CompareGLIBC] (nil for none, and for a c-archive, whose needs are
+	// decided when a C program links it).
+	GLIBC      string
+	GLIBCNeeds []string
 	// Corrupt is damage found in the structures the dynamic linker trusts
 	// (see [CorruptError]); nil when there is none or when the file was not
 	// checked (only plugins are). A damaged file's other facts may be
@@ -160,9 +174,47 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 		}
 		return nil, &ReadError{Path: name, Err: fmt.Errorf("%w: %w", ErrNoBuildInfo, err)}
 	}
+	out := fromBuildInfo(name, bi)
+	out.Class, out.Machine = ef.Class, ef.Machine
+	out.Plugin = out.Settings["-buildmode"] == "plugin"
+	if out.Plugin {
+		out.Corrupt = validate(r, true)
+	}
+	dyn, err := ef.DynamicSymbols()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		if out.Corrupt == nil {
+			return nil, &ReadError{Path: name, Err: fmt.Errorf("reading .dynsym: %w", err)}
+		}
+		dyn = nil
+	}
+	if out.Packages, err = packageHashes(ef, dyn); err != nil {
+		if out.Corrupt == nil {
+			return nil, &ReadError{Path: name, Err: err}
+		}
+		out.Packages = map[string]string{}
+	}
+	if out.PluginPath, err = thisPluginPath(ef); err != nil && out.Corrupt == nil {
+		return nil, &ReadError{Path: name, Err: err}
+	}
+	if out.PluginPath == "" && out.Plugin {
+		out.PluginPath = LinkerPath(bi.Path)
+	}
+	if out.Corrupt == nil {
+		out.CSymbols, out.CgoExports, out.CExports = readCSymbols(ef, dyn)
+	}
+	out.GLIBCNeeds = glibcNeeds(ef)
+	if n := len(out.GLIBCNeeds); n > 0 {
+		out.GLIBC = out.GLIBCNeeds[n-1]
+	}
+	return out, nil
+}
+
+// fromBuildInfo is the File of a Go binary with build info bi, its ELF
+// facts left for the caller.
+func fromBuildInfo(name string, bi *debug.BuildInfo) *File {
 	out := &File{
-		Path: name, Class: ef.Class, Machine: ef.Machine,
-		GoVersion: bi.GoVersion, MainPath: bi.Path, MainModule: bi.Main.Path, MainVersion: bi.Main.Version,
+		Path: name, GoVersion: bi.GoVersion, MainPath: bi.Path, MainModule: bi.Main.Path, MainVersion: bi.Main.Version,
+		Packages:    map[string]string{},
 		Deps:        make(map[string]string, len(bi.Deps)),
 		DepVersions: make(map[string]string, len(bi.Deps)),
 		Replaces:    map[string]string{},
@@ -191,35 +243,12 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 	for _, s := range bi.Settings {
 		out.Settings[s.Key] = s.Value
 	}
-	out.Plugin = out.Settings["-buildmode"] == "plugin"
-	if out.Plugin {
-		out.Corrupt = validate(r, true)
-	}
-	dyn, err := ef.DynamicSymbols()
-	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
-		if out.Corrupt == nil {
-			return nil, &ReadError{Path: name, Err: fmt.Errorf("reading .dynsym: %w", err)}
-		}
-		dyn = nil
-	}
-	if out.Packages, err = packageHashes(ef, dyn); err != nil {
-		if out.Corrupt == nil {
-			return nil, &ReadError{Path: name, Err: err}
-		}
-		out.Packages = map[string]string{}
-	}
-	if out.PluginPath, err = thisPluginPath(ef); err != nil && out.Corrupt == nil {
-		return nil, &ReadError{Path: name, Err: err}
-	}
-	if out.PluginPath == "" && out.Plugin {
-		out.PluginPath = LinkerPath(bi.Path)
-	}
-	if out.Corrupt == nil {
-		out.CSymbols, out.CgoExports = readCSymbols(ef, dyn)
-	}
-	out.GLIBC = highestGLIBC(ef)
-	return out, nil
+	return out
 }
+
+// BuildMode is the -buildmode the file was built with: the build info's,
+// "exe" when it records none.
+func (f *File) BuildMode() string { return orDefault(f.Settings["-buildmode"], "exe") }
 
 // validate runs validateELF on r, whose size it finds out.
 func validate(r io.ReaderAt, goPlugin bool) *CorruptError {
@@ -436,19 +465,34 @@ func symbolData(f *elf.File, s elf.Symbol) ([]byte, error) {
 	return buf, nil
 }
 
-// highestGLIBC is the highest GLIBC_x.y version among the imported symbols.
-func highestGLIBC(f *elf.File) string {
+// glibcNeeds lists the GLIBC_* versions of the imported symbols, sorted
+// by CompareGLIBC; nil when there are none.
+func glibcNeeds(f *elf.File) []string {
 	syms, err := f.ImportedSymbols()
 	if err != nil {
-		return ""
+		return nil
 	}
-	best := ""
+	seen := map[string]bool{}
+	var out []string
 	for _, s := range syms {
-		if strings.HasPrefix(s.Version, "GLIBC_") && CompareGLIBC(s.Version, best) > 0 {
-			best = s.Version
+		if strings.HasPrefix(s.Version, "GLIBC_") && !seen[s.Version] {
+			seen[s.Version] = true
+			out = append(out, s.Version)
 		}
 	}
-	return best
+	SortGLIBC(out)
+	return out
+}
+
+// SortGLIBC sorts versions such as "GLIBC_2.34" by CompareGLIBC, ties
+// (GLIBC_2.3 and GLIBC_2.3.0) by name.
+func SortGLIBC(vs []string) {
+	sort.Slice(vs, func(i, j int) bool {
+		if c := CompareGLIBC(vs[i], vs[j]); c != 0 {
+			return c < 0
+		}
+		return vs[i] < vs[j]
+	})
 }
 
 // CompareGLIBC compares versions such as "GLIBC_2.34" or "2.34"; "" is the
