@@ -31,7 +31,6 @@ type options struct {
 	executable      string
 	noManifest      bool
 	requireManifest bool
-	probe           bool
 	probeTimeout    time.Duration
 	maxGLIBC        string
 	open            func(path string) (symbols, error)
@@ -82,7 +81,7 @@ func WithRequireManifest() Option {
 // package.
 func WithProbe(timeout time.Duration) Option {
 	return func(o *options) {
-		o.probe, o.probeTimeout = true, timeout
+		o.probeTimeout = timeout
 		if timeout <= 0 {
 			o.probeTimeout = DefaultProbeTimeout
 		}
@@ -168,7 +167,7 @@ func New(opts ...Option) (*Loader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: read the host executable: %w", err)
 	}
-	if _, ok := host.Packages[loaderPackage]; o.probe && !ok {
+	if _, ok := host.Packages[loaderPackage]; o.probeTimeout > 0 && !ok {
 		return nil, fmt.Errorf("loader: WithProbe: the host executable %s does not link %s, so it cannot probe plugins", exe, loaderPackage)
 	}
 	key := hostABIKey
@@ -187,9 +186,7 @@ func New(opts ...Option) (*Loader, error) {
 		open:            o.open,
 		exe:             exe,
 		opened:          map[string]*Plugin{},
-	}
-	if o.probe {
-		l.probe = o.probeTimeout
+		probe:           o.probeTimeout,
 	}
 	return l, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,7 +130,7 @@ func ReadArchive(r io.ReaderAt, name string) (*File, error) {
 	}
 	out.Class, out.Machine = class, machine
 	sort.Strings(exports)
-	out.CExports = compactStrings(exports)
+	out.CExports = slices.Compact(exports)
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package abi
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -547,7 +548,7 @@ func (s *Session) collisions(p *File) []Problem {
 	for _, f := range order {
 		syms := byFile[f]
 		sort.Strings(syms)
-		syms = compactStrings(syms)
+		syms = slices.Compact(syms)
 		who := "the host"
 		if f != s.host {
 			who = "plugin " + f.Path + ", opened before it"
@@ -559,16 +560,6 @@ func (s *Session) collisions(p *File) []Problem {
 		out = append(out, Problem{Kind: CSymbolCollision, Against: f.Path, Symbols: syms,
 			Detail: fmt.Sprintf("%s also defined by %s: the plugin loads, but the dynamic linker binds its uses to the first definition, so its calls run %s's code",
 				noun, who, f.Path)})
-	}
-	return out
-}
-
-func compactStrings(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
 	}
 	return out
 }
@@ -1013,7 +1004,7 @@ func CheckLibrary(f *File, opts LibraryOptions) []Problem {
 		}
 	}
 	sort.Strings(missing)
-	if missing = compactStrings(missing); len(missing) > 0 {
+	if missing = slices.Compact(missing); len(missing) > 0 {
 		noun := "symbol " + missing[0]
 		if len(missing) > 1 {
 			noun = "symbols " + strings.Join(missing, ", ")

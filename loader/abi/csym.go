@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -168,7 +169,7 @@ func readCSymbols(f *elf.File, dyn []elf.Symbol) ([]CSymbol, map[string]string, 
 		}
 	}
 	sort.Strings(cExports)
-	cExports = compactStrings(cExports)
+	cExports = slices.Compact(cExports)
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Section != b.Section {

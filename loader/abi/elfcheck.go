@@ -574,10 +574,7 @@ func (m *elfImage) hashEntry() uint64 {
 // number of dynamic symbols, which the symbol table must hold.
 func (m *elfImage) hashTables() error {
 	sym, hasSym := m.dyn[elf.DT_SYMTAB]
-	syment := uint64(elf.Sym32Size)
-	if m.is64 {
-		syment = elf.Sym64Size
-	}
+	syment := m.syment()
 	if e, ok := m.dyn[elf.DT_SYMENT]; ok && e.val != syment {
 		return corrupt(e.name(), int64(e.off), "DT_SYMENT %d, want %d", e.val, syment)
 	}
@@ -617,10 +614,7 @@ func (m *elfImage) hashTables() error {
 
 // symbolTable checks that the symbol table holds nsyms symbols.
 func (m *elfImage) symbolTable(sym dynEntry, nsyms uint64) error {
-	syment := uint64(elf.Sym32Size)
-	if m.is64 {
-		syment = elf.Sym64Size
-	}
+	syment := m.syment()
 	if nsyms > maxStructure/syment {
 		return corrupt(sym.name(), int64(sym.off), "%d symbols are too many", nsyms)
 	}
@@ -762,10 +756,7 @@ func (m *elfImage) symbols() error {
 	if m.nsyms == 0 {
 		return nil
 	}
-	syment := uint64(elf.Sym32Size)
-	if m.is64 {
-		syment = elf.Sym64Size
-	}
+	syment := m.syment()
 	tab, err := m.read(m.symOff, m.nsyms*syment, "symbol table (DT_SYMTAB)")
 	if err != nil {
 		return err
@@ -1191,12 +1182,17 @@ func (m *elfImage) relocatesOnce(a uint64, what string, at uint64) error {
 	return nil
 }
 
+// syment is the size of one symbol table entry.
+func (m *elfImage) syment() uint64 {
+	if m.is64 {
+		return elf.Sym64Size
+	}
+	return elf.Sym32Size
+}
+
 // symbolSize is the st_size of dynamic symbol i (< m.nsyms).
 func (m *elfImage) symbolSize(i uint64) uint64 {
-	syment := uint64(elf.Sym32Size)
-	if m.is64 {
-		syment = elf.Sym64Size
-	}
+	syment := m.syment()
 	_, _, _, _, size := m.symbolEntry(m.symtab[i*syment:])
 	return size
 }
@@ -1310,10 +1306,7 @@ func (m *elfImage) noteArrayEntry(offset uint64, relative bool, sym, addend uint
 
 // definedValue is the value of dynamic symbol i if this object defines it.
 func (m *elfImage) definedValue(i uint64) (uint64, bool) {
-	syment := uint64(elf.Sym32Size)
-	if m.is64 {
-		syment = elf.Sym64Size
-	}
+	syment := m.syment()
 	if i >= m.nsyms {
 		return 0, false
 	}

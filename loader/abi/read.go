@@ -166,9 +166,7 @@ func Read(r io.ReaderAt, name string) (*File, error) {
 		if ef.Type == elf.ET_DYN && ef.Section(".go.buildinfo") != nil {
 			f := damagedSharedObject(r, name, true)
 			if f == nil {
-				f = &File{Path: name, Class: ef.Class, Machine: ef.Machine, Packages: map[string]string{}, Deps: map[string]string{},
-					DepVersions: map[string]string{}, Settings: map[string]string{},
-					Corrupt: &CorruptError{Structure: "Go build info (.go.buildinfo)", Offset: -1, Detail: err.Error()}}
+				f = damagedFile(name, ef.Class, ef.Machine, &CorruptError{Structure: "Go build info (.go.buildinfo)", Offset: -1, Detail: err.Error()})
 			}
 			return f, nil
 		}
@@ -289,7 +287,13 @@ func damagedSharedObject(r io.ReaderAt, name string, goPlugin bool) *File {
 	if ce == nil {
 		return nil
 	}
-	return &File{Path: name, Class: class, Machine: elf.Machine(bo.Uint16(ident[18:])), Corrupt: ce,
+	return damagedFile(name, class, elf.Machine(bo.Uint16(ident[18:])), ce)
+}
+
+// damagedFile is what Read returns for a damaged shared object: what its
+// ELF header says, the damage, and empty tables.
+func damagedFile(name string, class elf.Class, machine elf.Machine, ce *CorruptError) *File {
+	return &File{Path: name, Class: class, Machine: machine, Corrupt: ce,
 		Packages: map[string]string{}, Deps: map[string]string{}, DepVersions: map[string]string{}, Settings: map[string]string{}}
 }
 
