@@ -142,7 +142,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	}
 	defer owner.RemoveMarked(work)
 
-	tc, err := ensureToolchain(ctx, p, &opts)
+	tc, platformTC, err := ensureToolchain(ctx, p, &opts)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 	var ms []PlatformManifest
 	var arts []manifests.Artifact
 	for _, pl := range p.Platforms {
-		pm, err := buildPlatform(ctx, p, pl, ws, tc, stage, res, tmp, &opts)
+		pm, err := buildPlatform(ctx, p, pl, ws, platformTC[pl], stage, res, tmp, &opts)
 		if err != nil {
 			return nil, err
 		}
@@ -183,12 +183,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Result, erro
 }
 
 // buildPlatform compiles, inspects and checks every target for one
-// platform into its directory of tmp, and writes its manifest there.
-func buildPlatform(ctx context.Context, p *plan.Plan, pl plan.Platform, ws *resolve.Workspace, tc *toolchain.Toolchain, stage string, res *resolved, tmp string, opts *Options) (PlatformManifest, error) {
-	ptc, err := platformToolchain(pl, tc, opts.Pin)
-	if err != nil {
-		return PlatformManifest{}, err
-	}
+// platform, with ptc, the toolchain building for it, into its directory of
+// tmp, and writes its manifest there.
+func buildPlatform(ctx context.Context, p *plan.Plan, pl plan.Platform, ws *resolve.Workspace, ptc *toolchain.Toolchain, stage string, res *resolved, tmp string, opts *Options) (PlatformManifest, error) {
 	pm := PlatformManifest{Platform: pl, Dir: p.PlatformDir(pl)}
 	dir := filepath.Join(tmp, filepath.FromSlash(pm.Dir))
 	prev := filepath.Join(p.Output, filepath.FromSlash(pm.Dir))

@@ -227,6 +227,13 @@ func TestBuildFlow(t *testing.T) {
 		}
 	}
 
+	// The compile sees every staged file, the resolve's vendor/ and
+	// go.work.sum included, at the time its content decides: no fact the
+	// go command caches by a file's time outlives its content.
+	if len(s.be.unstamped) > 0 {
+		t.Errorf("staged files not at their content time when compiled: %q", s.be.unstamped)
+	}
+
 	// What the resolve saw: the staged workspace; never the output
 	// directory. The compile gets it vendored.
 	for _, f := range []string{"go.work", "api/api.go", "host/main.go", "plugins/hello/go.sum"} {

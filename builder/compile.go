@@ -25,21 +25,17 @@ import (
 // in prev that are intact and up to date are kept: taken from there, not
 // linked again. It returns their manifest entries, by file.
 func compileTargets(ctx context.Context, p *plan.Plan, pl plan.Platform, pkgs []resolve.Package, ws *resolve.Workspace, tc *toolchain.Toolchain, stage, abiKey, tmp, prev string, opts *Options) (map[string]manifests.Artifact, error) {
-	var targets []plan.Target
-	for _, pkg := range pkgs {
-		targets = append(targets, pkg.Target)
+	inputsOf, err := buildInputs(stage, ws)
+	if err != nil {
+		return nil, err
 	}
 	var phases [][]Unit
-	for _, phase := range plan.Phases(targets) {
+	for _, phase := range plan.Phases(pkgs) {
 		var units []Unit
-		for _, t := range phase {
-			pkg := packageOf(pkgs, t)
-			inputs, err := buildInputs(stage, ws, pkg)
-			if err != nil {
-				return nil, err
-			}
+		for _, pkg := range phase {
+			t := pkg.Target
 			out := plan.OutDir + "/" + t.File()
-			units = append(units, Unit{Target: t, Args: p.Settings.GoBuildArgs(t, abiKey, out), Dir: path.Join(plan.SourceDir, pkg.Rel), Out: out, Inputs: inputs})
+			units = append(units, Unit{Target: t, Args: p.Settings.GoBuildArgs(t, abiKey, out), Dir: path.Join(plan.SourceDir, pkg.Rel), Out: out, Inputs: inputsOf(pkg)})
 		}
 		phases = append(phases, units)
 	}
@@ -48,7 +44,7 @@ func compileTargets(ctx context.Context, p *plan.Plan, pl plan.Platform, pkgs []
 	if !opts.Force {
 		req.Previous = previousArtifacts(ctx, prev, pkgs)
 	}
-	opts.event(StepCompile, "%d artifacts for %s on %s", len(targets), pl, opts.Backend.Name())
+	opts.event(StepCompile, "%d artifacts for %s on %s", len(pkgs), pl, opts.Backend.Name())
 	res, err := opts.Backend.Compile(ctx, req)
 	if err != nil {
 		return nil, err
@@ -92,24 +88,15 @@ func keepFile(prev, tmp, f string) error {
 	return nil
 }
 
-// packageOf is the package of a target.
-func packageOf(pkgs []resolve.Package, t plan.Target) resolve.Package {
-	for _, p := range pkgs {
-		if p.Name == t.Name {
-			return p
-		}
-	}
-	panic("builder: target " + t.Name + " is not in the workspace")
-}
-
-// buildInputs are the paths of the staged workspace (slash-separated,
-// relative to it) that building p reads: go.work, go.work.sum and vendor/;
-// the go.mod of every module go.work uses, as the go command loads them
-// all; and the whole directories of p's module and of the local modules it
-// requires, directly or through other local modules. Nil, the whole
-// workspace, when a module is the workspace's root directory, whose files
-// cannot be told from the others'.
-func buildInputs(stage string, ws *resolve.Workspace, p resolve.Package) ([]string, error) {
+// buildInputs returns, for a package of ws, the paths of the staged
+// workspace (slash-separated, relative to it) that building it reads:
+// go.work, go.work.sum and vendor/; the go.mod of every module go.work
+// uses, as the go command loads them all; and the whole directories of
+// the package's module and of the local modules it requires, directly or
+// through other local modules. Nil, the whole workspace, when a module is
+// the workspace's root directory, whose files cannot be told from the
+// others'. go.work is read once, for all packages.
+func buildInputs(stage string, ws *resolve.Workspace) (func(resolve.Package) []string, error) {
 	data, err := os.ReadFile(filepath.Join(stage, "go.work"))
 	if err != nil {
 		return nil, fmt.Errorf("build inputs: %w", err)
@@ -118,42 +105,45 @@ func buildInputs(stage string, ws *resolve.Workspace, p resolve.Package) ([]stri
 	if err != nil {
 		return nil, fmt.Errorf("build inputs: %w", err)
 	}
-	inputs := []string{"go.work", "go.work.sum"}
+	shared := []string{"go.work", "go.work.sum"}
 	if _, err := os.Stat(filepath.Join(stage, "vendor")); err == nil {
-		inputs = append(inputs, "vendor")
+		shared = append(shared, "vendor")
 	}
 	for _, u := range wf.Use {
 		dir := path.Clean(filepath.ToSlash(u.Path))
 		if dir == "." || path.IsAbs(dir) || strings.HasPrefix(dir, "../") {
-			return nil, nil
+			return func(resolve.Package) []string { return nil }, nil
 		}
-		inputs = append(inputs, dir+"/go.mod")
+		shared = append(shared, dir+"/go.mod")
 	}
 	byPath := map[string]*resolve.Module{}
 	for _, m := range ws.Modules {
 		byPath[m.Path] = m
 	}
-	seen := map[*resolve.Module]bool{}
-	var visit func(m *resolve.Module) bool
-	visit = func(m *resolve.Module) bool {
-		if seen[m] {
-			return true
-		}
-		seen[m] = true
-		if m.Rel == "." {
-			return false
-		}
-		inputs = append(inputs, m.Rel)
-		for _, r := range m.File.Require {
-			if dep, ok := byPath[r.Mod.Path]; ok && !visit(dep) {
+	return func(p resolve.Package) []string {
+		inputs := slices.Clone(shared)
+		seen := map[*resolve.Module]bool{}
+		var visit func(m *resolve.Module) bool
+		visit = func(m *resolve.Module) bool {
+			if seen[m] {
+				return true
+			}
+			seen[m] = true
+			if m.Rel == "." {
 				return false
 			}
+			inputs = append(inputs, m.Rel)
+			for _, r := range m.File.Require {
+				if dep, ok := byPath[r.Mod.Path]; ok && !visit(dep) {
+					return false
+				}
+			}
+			return true
 		}
-		return true
-	}
-	if !visit(p.Module) {
-		return nil, nil
-	}
-	sort.Strings(inputs)
-	return slices.Compact(inputs), nil
+		if !visit(p.Module) {
+			return nil
+		}
+		sort.Strings(inputs)
+		return slices.Compact(inputs)
+	}, nil
 }

@@ -43,26 +43,34 @@ func TestBuildInputs(t *testing.T) {
 	host := mod("host", "example.com/host", "example.com/api")
 	ws := &resolve.Workspace{Modules: []*resolve.Module{api, host, a, b, base}}
 
-	got, err := buildInputs(stage, ws, resolve.Package{Module: a})
+	inputsOf, err := buildInputs(stage, ws)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := inputsOf(resolve.Package{Module: a})
 	want := []string{".pbuild-pins/go.mod", "api", "api/go.mod", "go.work", "go.work.sum", "host/go.mod", "plugins/a", "plugins/a/go.mod", "plugins/b/go.mod", "plugins/base", "vendor"}
 	if !slices.Equal(got, want) {
 		t.Errorf("plugin a reads %q, want %q", got, want)
 	}
-	if got, _ := buildInputs(stage, ws, resolve.Package{Module: b}); slices.Contains(got, "api") || !slices.Contains(got, "plugins/b") {
+	if got := inputsOf(resolve.Package{Module: b}); slices.Contains(got, "api") || !slices.Contains(got, "plugins/b") {
 		t.Errorf("plugin b reads %q: its own module, not api", got)
 	}
 
 	// A module at the workspace's root: the whole workspace.
 	root := mod(".", "example.com/root")
-	if got, err := buildInputs(stage, &resolve.Workspace{Modules: []*resolve.Module{root}}, resolve.Package{Module: root}); err != nil || got != nil {
+	rootInputs, err := buildInputs(stage, &resolve.Workspace{Modules: []*resolve.Module{root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rootInputs(resolve.Package{Module: root}); got != nil {
 		t.Errorf("root module: %q, %v; want nil (everything)", got, err)
 	}
 	// No vendor directory: none mounted.
 	os.RemoveAll(filepath.Join(stage, "vendor"))
-	if got, _ := buildInputs(stage, ws, resolve.Package{Module: b}); slices.Contains(got, "vendor") {
+	if inputsOf, err = buildInputs(stage, ws); err != nil {
+		t.Fatal(err)
+	}
+	if got := inputsOf(resolve.Package{Module: b}); slices.Contains(got, "vendor") {
 		t.Errorf("inputs %q name a missing vendor directory", got)
 	}
 }

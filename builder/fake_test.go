@@ -15,6 +15,7 @@ import (
 	"github.com/pbuild/pbuild/config"
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/container/containertest"
+	"github.com/pbuild/pbuild/internal/fsx"
 	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/plan"
 	"github.com/pbuild/pbuild/toolchain"
@@ -83,6 +84,9 @@ type fakeBackend struct {
 	resolves []ResolveRequest
 	compiles []CompileRequest
 	built    []Unit // in the order they were built
+	// unstamped are the staged files the first compile saw whose time is
+	// not the one their content decides (fsx.ContentTime).
+	unstamped []string
 }
 
 type failure struct {
@@ -121,6 +125,9 @@ func (b *fakeBackend) Resolve(ctx context.Context, r ResolveRequest) (*ResolveOu
 
 func (b *fakeBackend) Compile(ctx context.Context, r CompileRequest) (*CompileOutput, error) {
 	b.mu.Lock()
+	if b.compiles == nil {
+		b.unstamped = unstampedFiles(r.Stage)
+	}
 	b.compiles = append(b.compiles, r)
 	b.mu.Unlock()
 	var out CompileOutput
@@ -388,6 +395,21 @@ func self(t *testing.T) owner.ID {
 }
 
 // listFiles lists the regular files below dir, slash paths, sorted.
+// unstampedFiles lists the files below dir whose modification time is
+// not their content time.
+func unstampedFiles(dir string) []string {
+	var out []string
+	for _, rel := range listFiles(dir) {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		want, err := fsx.FileContentTime(p)
+		fi, serr := os.Stat(p)
+		if err != nil || serr != nil || !fi.ModTime().Equal(want) {
+			out = append(out, rel)
+		}
+	}
+	return out
+}
+
 func listFiles(dir string) []string {
 	var out []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {

@@ -2,7 +2,9 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +46,7 @@ func resolveWorkspace(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, 
 		if constraints == nil {
 			break
 		}
-		mod, err := constraints.Round(round, out.List, pins, func() ([]byte, error) { return out.Graph, nil })
+		mod, err := constraints.Round(round, out.List, pins, out.Graph)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +62,7 @@ func resolveWorkspace(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, 
 	if err != nil {
 		return nil, err
 	}
-	if err := resolve.StampTimes(stage); err != nil {
+	if err := stampResolved(stage); err != nil {
 		return nil, err
 	}
 	r := &resolved{Result: res}
@@ -75,6 +77,19 @@ func resolveWorkspace(ctx context.Context, p *plan.Plan, ws *resolve.Workspace, 
 	}
 	opts.event(StepResolve, "%d modules in the build list", len(res.Modules))
 	return r, nil
+}
+
+// stampResolved gives the files the resolve step wrote the time their
+// content decides, as Stage did for the rest (resolve.StampTimes): what
+// both backends bring back from go work vendor, and the pins module
+// (writeStaged). The sources are not read again.
+func stampResolved(stage string) error {
+	for _, p := range []string{"vendor", "go.work", "go.work.sum", resolve.PinsDir} {
+		if err := resolve.StampTimes(filepath.Join(stage, filepath.FromSlash(p))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeStaged writes a file of the staged workspace, rel being slash-separated.

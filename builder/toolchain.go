@@ -11,8 +11,9 @@ import (
 
 // ensureToolchain is the toolchain step: the pinned toolchain image, with
 // the config's packages and the C cross compilers of the plan's platforms,
-// made when missing.
-func ensureToolchain(ctx context.Context, p *plan.Plan, opts *Options) (*toolchain.Toolchain, error) {
+// made when missing. It returns the engine's toolchain and, by platform,
+// the toolchain building for it.
+func ensureToolchain(ctx context.Context, p *plan.Plan, opts *Options) (*toolchain.Toolchain, map[plan.Platform]*toolchain.Toolchain, error) {
 	maker := &toolchain.Maker{Engine: opts.Engine, Fetcher: opts.Fetcher, Project: p.Project, Owner: opts.Self.String(),
 		OnStep: func(m string) { opts.event(StepToolchain, "%s", m) }}
 	s := p.Settings
@@ -22,22 +23,24 @@ func ensureToolchain(ctx context.Context, p *plan.Plan, opts *Options) (*toolcha
 	}
 	tc, err := maker.Ensure(ctx, spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts.event(StepToolchain, "%s in %s (%s)", tc.Go, tc.Image, tc.CC)
 	if len(tc.Packages) > 0 {
 		opts.event(StepToolchain, "packages %s", strings.Join(tc.Packages, " "))
 	}
+	byPlatform := map[plan.Platform]*toolchain.Toolchain{}
 	for _, pl := range p.Platforms {
 		ptc, err := platformToolchain(pl, tc, opts.Pin)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if pl != p.Engine {
 			opts.event(StepToolchain, "%s with %s (%s)", pl, ptc.CCCommand, ptc.CC)
 		}
+		byPlatform[pl] = ptc
 	}
-	return tc, nil
+	return tc, byPlatform, nil
 }
 
 // platformToolchain is the toolchain building for pl: tc, or tc with pl's

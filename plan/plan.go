@@ -328,11 +328,12 @@ func (p *Plan) Loaded() bool {
 // first two (the host and the first plugin) fill the Go build cache with the
 // standard library and the dependencies for both build modes, then the
 // others compile in parallel and find them there.
-func Phases(targets []Target) [][]Target {
+// T is a target or what carries one, in the plan's order.
+func Phases[T any](targets []T) [][]T {
 	if len(targets) > 2 {
-		return [][]Target{targets[:2], targets[2:]}
+		return [][]T{targets[:2], targets[2:]}
 	}
-	return [][]Target{targets}
+	return [][]T{targets}
 }
 
 // Flags are the go build flags every target shares.
@@ -397,7 +398,13 @@ func (s Settings) CompileEnv(pl Platform, cc string) []string {
 
 // CABundlePath is where a forwarded CA bundle is placed for the resolve
 // step.
-const CABundlePath = "/etc/pbuild/ca-certificates.crt"
+const CABundlePath = CABundleDir + "/" + CABundleFile
+
+// CABundleDir and CABundleFile are CABundlePath's directory and name.
+const (
+	CABundleDir  = "/etc/pbuild"
+	CABundleFile = "ca-certificates.crt"
+)
 
 // ResolveEnv is the environment of the resolve step: the workspace and
 // toolchain settings, then forwarded (GOPROXY, GOFLAGS, proxies, ...), and

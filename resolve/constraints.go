@@ -110,12 +110,12 @@ const MaxRounds = 3
 // same on every backend. list is the output of `go list -m -json all` over
 // the workspace (with the pins module, after the first round). A module
 // above the host's version fails closed with a *CeilingError, whose
-// RequiredBy comes from graph (the output of `go mod graph`, asked for only
-// then). Otherwise the host's versions of the modules listed below them are
-// added to pins, and the pins module's go.mod is returned: stage it at
-// PinsDir (in go.work) and list again. Nil means the build list keeps to
-// the host's versions.
-func (c *Constraints) Round(round int, list []byte, pins map[string]string, graph func() ([]byte, error)) ([]byte, error) {
+// RequiredBy comes from graph (the output of `go mod graph`). Otherwise
+// the host's versions of the modules listed below them are added to pins,
+// and the pins module's go.mod is returned: stage it at PinsDir (in
+// go.work) and list again. Nil means the build list keeps to the host's
+// versions.
+func (c *Constraints) Round(round int, list []byte, pins map[string]string, graph []byte) ([]byte, error) {
 	listed, err := ParseBuildList(list)
 	if err != nil {
 		return nil, err
@@ -123,11 +123,7 @@ func (c *Constraints) Round(round int, list []byte, pins map[string]string, grap
 	// Raising a module may bring in its own newer requirements: check the
 	// ceilings again after every raise.
 	if ceilings := c.ceilings(listed); len(ceilings) > 0 {
-		g, err := graph()
-		if err != nil {
-			return nil, err
-		}
-		whoRequires(ceilings, g)
+		whoRequires(ceilings, graph)
 		return nil, &CeilingError{Ceilings: ceilings}
 	}
 	if !c.raises(listed, pins) {

@@ -107,7 +107,7 @@ func Extract(ctx context.Context, r io.Reader, dst string, opts ExtractOptions) 
 	}
 	opts.Strip = strings.Trim(opts.Strip, "/")
 	cr := &countingReader{r: src}
-	x := &extractor{root: root, opts: opts, seen: map[string]bool{}, contents: &Contents{}}
+	x := &extractor{root: root, opts: opts, seen: map[string]bool{}, dirs: map[string]bool{}, contents: &Contents{}}
 	tr := tar.NewReader(cr)
 	var dataEnd int64 // offset after the last entry's data and padding
 	for {
@@ -184,6 +184,7 @@ type extractor struct {
 	root     *os.Root
 	opts     ExtractOptions
 	seen     map[string]bool // names of the entries so far
+	dirs     map[string]bool // directories made or found so far
 	total    int64
 	contents *Contents
 }
@@ -290,8 +291,11 @@ func (x *extractor) checkName(hdr *tar.Header, name string) error {
 
 // mkdirAll makes dir and its missing parents inside the root; a parent
 // that exists must be a directory (os.Root refuses links that leave it).
+// Each directory is made or checked once per extraction: no entry can
+// turn it into something else (links are refused, a file cannot be
+// opened over it).
 func (x *extractor) mkdirAll(dir string) error {
-	if dir == "." {
+	if dir == "." || x.dirs[dir] {
 		return nil
 	}
 	if err := x.mkdirAll(path.Dir(dir)); err != nil {
@@ -300,10 +304,13 @@ func (x *extractor) mkdirAll(dir string) error {
 	err := x.root.Mkdir(dir, 0o755)
 	if errors.Is(err, fs.ErrExist) {
 		fi, serr := x.root.Lstat(dir)
-		if serr == nil && fi.IsDir() {
-			return nil
+		if serr != nil || !fi.IsDir() {
+			return fmt.Errorf("%w: %q: a file is in the way of the directory", ErrUnsafeEntry, dir)
 		}
-		return fmt.Errorf("%w: %q: a file is in the way of the directory", ErrUnsafeEntry, dir)
+		err = nil
+	}
+	if err == nil {
+		x.dirs[dir] = true
 	}
 	return err
 }

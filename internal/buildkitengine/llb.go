@@ -24,8 +24,8 @@ const (
 	OutDir    = plan.OutDir    // a Run's outputs
 	// CABundleDir holds the forwarded CA bundle as CABundleFile: together
 	// plan.CABundlePath.
-	CABundleDir  = "/etc/pbuild"
-	CABundleFile = "ca-certificates.crt"
+	CABundleDir  = plan.CABundleDir
+	CABundleFile = plan.CABundleFile
 	// GoCacheDir and GoModCacheDir are the toolchain image's GOCACHE and
 	// GOMODCACHE.
 	GoCacheDir    = plan.GoCacheDir

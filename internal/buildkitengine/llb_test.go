@@ -549,11 +549,3 @@ func TestTransient(t *testing.T) {
 		}
 	}
 }
-
-// TestCABundlePath: the CA bundle is where the resolve's SSL_CERT_FILE
-// (plan.ResolveEnv) says.
-func TestCABundlePath(t *testing.T) {
-	if CABundleDir+"/"+CABundleFile != plan.CABundlePath {
-		t.Errorf("%s/%s, want %s", CABundleDir, CABundleFile, plan.CABundlePath)
-	}
-}

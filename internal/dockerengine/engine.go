@@ -169,10 +169,10 @@ func (e *Engine) BuildImage(ctx context.Context, tag string, buildContext io.Rea
 	for k, v := range args {
 		buildArgs[k] = &v
 	}
-	bctx, cancel := context.WithTimeout(ctx, e.t.Transfer)
-	defer cancel()
-	err := e.buildImage(bctx, tag, buildContext, buildArgs, labels)
-	if err := e.timedOut(ctx, bctx, e.t.Transfer, "build image", err); err != nil {
+	err := e.call(ctx, e.t.Transfer, "build image", func(ctx context.Context) error {
+		return e.buildImage(ctx, tag, buildContext, buildArgs, labels)
+	})
+	if err != nil {
 		return "", err
 	}
 	return e.ImageID(ctx, tag)
@@ -327,10 +327,12 @@ func (r *timedReader) Close() error {
 // Exec runs a command in the container, streaming its output, and returns
 // its exit code.
 func (e *Engine) Exec(ctx context.Context, id string, x container.Exec) (int, error) {
-	xctx, cancel := context.WithTimeout(ctx, e.t.Exec)
-	defer cancel()
-	code, err := e.exec(xctx, id, x)
-	return code, e.timedOut(ctx, xctx, e.t.Exec, fmt.Sprintf("exec %q", x.Cmd), err)
+	var code int
+	err := e.call(ctx, e.t.Exec, fmt.Sprintf("exec %q", x.Cmd), func(ctx context.Context) (err error) {
+		code, err = e.exec(ctx, id, x)
+		return err
+	})
+	return code, err
 }
 
 func (e *Engine) exec(ctx context.Context, id string, x container.Exec) (int, error) {

@@ -6,11 +6,15 @@ package fsx
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pbuild/pbuild/internal/digest"
 )
 
 // CopyFile copies from to a new file to (it must not exist), creating its
@@ -66,19 +70,17 @@ func ContentTime(sum [sha256.Size]byte) time.Time {
 	return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n))
 }
 
-// FileContentTime is the ContentTime of the file at p.
+// FileContentTime is the ContentTime of the file at p, hashed by
+// digest.File (a regular file only).
 func FileContentTime(p string) (time.Time, error) {
-	f, err := os.Open(p)
+	s, err := digest.File(p)
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return time.Time{}, err
-	}
 	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	if _, err := hex.Decode(sum[:], []byte(s)); err != nil {
+		return time.Time{}, fmt.Errorf("digest of %s: %w", p, err)
+	}
 	return ContentTime(sum), nil
 }
 
