@@ -65,6 +65,9 @@ func (p *Pin) settings() plan.Settings {
 
 // apply gives the plan the pin's toolchain and build settings.
 func (p *Pin) apply(pl *plan.Plan, event func(step Step, format string, args ...any)) error {
+	if _, ok := p.hostArtifact(); p.Host && !ok {
+		return &PinError{What: "the --against manifest lists no host", Details: []string{"it must be a released host's manifest"}, hint: "pass the manifest of a host release"}
+	}
 	s := p.settings()
 	if s.Base == "" {
 		s.Base = pl.Settings.Base

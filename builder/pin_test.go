@@ -43,6 +43,19 @@ func TestPinApply(t *testing.T) {
 	}
 }
 
+// TestPinAgainstNoHost: a --against manifest without a host is refused
+// when the plan is made, before any toolchain, resolve or compile work.
+func TestPinAgainstNoHost(t *testing.T) {
+	m := pinned()
+	m.Artifacts[0].Kind = manifests.KindPlugin
+	p := &plan.Plan{Settings: plan.Settings{Go: "1.24.4"}}
+	err := (&Pin{Manifest: m, Host: true}).apply(p, func(Step, string, ...any) {})
+	var pe *PinError
+	if !errors.As(err, &pe) || pe.What != "the --against manifest lists no host" {
+		t.Fatalf("apply = %v, want the PinError naming a manifest without a host", err)
+	}
+}
+
 // TestPinConfigRefusesWhatAConfigMayNotSay: a manifest is input; its
 // settings get the config's checks (a rebuild ran GOFLAGS=-toolexec=... from
 // a manifest's build.env).

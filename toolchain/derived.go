@@ -1,19 +1,17 @@
 package toolchain
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/pbuild/pbuild/images"
 	"github.com/pbuild/pbuild/internal/archive"
-	"github.com/pbuild/pbuild/internal/container"
 )
 
 // CrossCompiler is the C compiler cgo uses to build for another platform,
@@ -116,28 +114,20 @@ func DerivedTag(tag, toolchainID string, packages []string, cross string) string
 // ensureDerived returns the ID of the derived image tag, made from the
 // toolchain image when it is missing.
 func (m *Maker) ensureDerived(ctx context.Context, tag, toolchainTag string, d *derivation) (string, error) {
-	id, err := m.Engine.ImageID(ctx, tag)
-	switch {
-	case err == nil:
-		m.step("reuse image %s", tag)
+	return m.ensureImage(ctx, tag, ": apt-get install "+strings.Join(d.packages, " "), func() (string, error) {
+		var buildContext bytes.Buffer
+		err := archive.Write(ctx, &buildContext, []archive.Entry{archive.Bytes("Dockerfile", images.PackagesDockerfile(), false, time.Unix(0, 0))}, archive.WriteOptions{})
+		if err != nil {
+			return "", err
+		}
+		id, err := m.Engine.BuildImage(ctx, tag, &buildContext,
+			map[string]string{"TOOLCHAIN": toolchainTag, "PACKAGES": strings.Join(d.packages, " "), "CROSS": d.crossArg()},
+			map[string]string{"org.pbuild.toolchain.image": toolchainTag, "org.pbuild.packages": strings.Join(d.packages, " ")})
+		if err != nil {
+			return "", &PackagesError{Packages: d.packages, Err: err}
+		}
 		return id, nil
-	case !errors.Is(err, container.ErrNotFound):
-		return "", err
-	}
-	m.step("make image %s: apt-get install %s", tag, strings.Join(d.packages, " "))
-	epoch := time.Unix(0, 0)
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(archive.Write(ctx, pw, []archive.Entry{archive.Bytes("Dockerfile", images.PackagesDockerfile(), false, epoch)}, archive.WriteOptions{}))
-	}()
-	defer pr.Close()
-	id, err = m.Engine.BuildImage(ctx, tag, pr,
-		map[string]string{"TOOLCHAIN": toolchainTag, "PACKAGES": strings.Join(d.packages, " "), "CROSS": d.crossArg()},
-		map[string]string{"org.pbuild.toolchain.image": toolchainTag, "org.pbuild.packages": strings.Join(d.packages, " ")})
-	if err != nil {
-		return "", &PackagesError{Packages: d.packages, Err: err}
-	}
-	return id, nil
+	})
 }
 
 // For is the toolchain that builds for goos/goarch: tc itself for its own

@@ -95,10 +95,17 @@ func TestNoDerivationForTheEnginePlatform(t *testing.T) {
 	if n := len(eng.Builds()); n != 1 {
 		t.Errorf("%d image builds, want only the toolchain image", n)
 	}
+	// A platform with no cross compiler is refused before any fetch or
+	// image work: nothing but the spec decides it.
 	spec.Targets = []string{"linux/s390x"}
+	var steps []string
+	m.OnStep = func(s string) { steps = append(steps, s) }
 	var pe *PlatformError
 	if _, err := m.Ensure(context.Background(), spec); !errors.As(err, &pe) {
 		t.Errorf("Ensure for linux/s390x = %v, want *PlatformError", err)
+	}
+	if len(steps) != 0 {
+		t.Errorf("Ensure for linux/s390x did %q before refusing it", steps)
 	}
 }
 

@@ -118,6 +118,10 @@ func ImageTag(goVersion, baseImageID, moduleSum string) string {
 // Ensure returns the toolchain image for spec, making it when it is missing,
 // and asserts that it runs the pinned Go release.
 func (m *Maker) Ensure(ctx context.Context, spec Spec) (*Toolchain, error) {
+	d, err := derive(spec) // before any fetch or image work: it reads only spec
+	if err != nil {
+		return nil, err
+	}
 	baseID, err := m.Engine.ImageID(ctx, spec.Base)
 	if err != nil {
 		if errors.Is(err, container.ErrNotFound) {
@@ -132,20 +136,7 @@ func (m *Maker) Ensure(ctx context.Context, spec Spec) (*Toolchain, error) {
 		return nil, err
 	}
 	tag := ImageTag(spec.Go, baseID, fetched.Sum)
-	id, err := m.Engine.ImageID(ctx, tag)
-	switch {
-	case errors.Is(err, container.ErrNotFound):
-		m.step("make image %s", tag)
-		id, err = m.build(ctx, tag, spec, baseID, fetched)
-		if err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, err
-	default:
-		m.step("reuse image %s", tag)
-	}
-	d, err := derive(spec)
+	id, err := m.ensureImage(ctx, tag, "", func() (string, error) { return m.build(ctx, tag, spec, baseID, fetched) })
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +160,21 @@ func (m *Maker) Ensure(ctx context.Context, spec Spec) (*Toolchain, error) {
 		return nil, err
 	}
 	return tc, nil
+}
+
+// ensureImage returns the ID of the image tag, made by build when the
+// engine does not have it; how is said after "make image TAG".
+func (m *Maker) ensureImage(ctx context.Context, tag, how string, build func() (string, error)) (string, error) {
+	id, err := m.Engine.ImageID(ctx, tag)
+	switch {
+	case err == nil:
+		m.step("reuse image %s", tag)
+		return id, nil
+	case !errors.Is(err, container.ErrNotFound):
+		return "", err
+	}
+	m.step("make image %s%s", tag, how)
+	return build()
 }
 
 func (m *Maker) build(ctx context.Context, tag string, spec Spec, baseID string, f *Fetched) (string, error) {
