@@ -86,6 +86,9 @@ type ProbeError struct {
 	// State says how the probe ended when it did not finish: "exit status
 	// 2", "signal: segmentation fault", "timed out after 30s".
 	State string
+	// TimedOut is set when the probe ran out of time (State says after
+	// how long).
+	TimedOut bool
 	// OpenErr is plugin.Open's error in the probe, when it returned one.
 	OpenErr string
 	// Output is the start of what the probe printed (stdout and stderr).
@@ -102,7 +105,7 @@ func (e *ProbeError) Error() string {
 	switch {
 	case e.OpenErr != "":
 		fmt.Fprintf(&b, "plugin.Open failed: %s", e.OpenErr)
-	case strings.HasPrefix(e.State, "timed out"):
+	case e.TimedOut:
 		fmt.Fprintf(&b, "loading it %s (an init function that does not return?)", e.State)
 	case hasLine(e.Output, "panic: "):
 		fmt.Fprintf(&b, "an init function panicked (%s)", e.State)
@@ -147,18 +150,21 @@ func (l *Loader) runProbe(path, real string) error {
 	refuse := func(err error) error {
 		return &RefusedError{Path: path, Reason: err.Error(), Err: err}
 	}
+	cannotStart := func(err error) error {
+		return refuse(fmt.Errorf("cannot start a probe process: %w", err))
+	}
 	var n [16]byte
 	if _, err := rand.Read(n[:]); err != nil {
-		return refuse(fmt.Errorf("cannot start a probe process: %w", err))
+		return cannotStart(err)
 	}
 	req := probeRequest{FD: 3, Nonce: hex.EncodeToString(n[:]), Plugins: append(append([]string(nil), l.order...), real)}
 	enc, err := json.Marshal(req)
 	if err != nil {
-		return refuse(fmt.Errorf("cannot start a probe process: %w", err))
+		return cannotStart(err)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return refuse(fmt.Errorf("cannot start a probe process: %w", err))
+		return cannotStart(err)
 	}
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), l.probe)
@@ -172,7 +178,7 @@ func (l *Loader) runProbe(path, real string) error {
 	cleanup := probeProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return refuse(fmt.Errorf("cannot start a probe process: %w", err))
+		return cannotStart(err)
 	}
 	w.Close()
 	report := make(chan []string, 1)
@@ -193,7 +199,7 @@ func (l *Loader) runProbe(path, real string) error {
 	}
 	switch {
 	case ctx.Err() != nil:
-		pe.State = fmt.Sprintf("timed out after %s", l.probe)
+		pe.State, pe.TimedOut = fmt.Sprintf("timed out after %s", l.probe), true
 	case waitErr != nil:
 		var ee *exec.ExitError
 		if errors.As(waitErr, &ee) {
@@ -215,7 +221,7 @@ func (l *Loader) runProbe(path, real string) error {
 			pe.OpenErr = msg
 		}
 	}
-	if len(lines) == 0 && pe.State != "" && !strings.HasPrefix(pe.State, "timed out") {
+	if len(lines) == 0 && pe.State != "" && !pe.TimedOut {
 		return refuse(fmt.Errorf("the host executable %s did not act as a probe (%s): is it the program this loader runs in?", l.exe, pe.State))
 	}
 	if at >= 0 && at < len(l.order) {
