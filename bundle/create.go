@@ -191,19 +191,17 @@ func Create(ctx context.Context, dist string, opts Options) (*Result, error) {
 // sums, and that there is at most one host): a host, or, without one,
 // C-ABI libraries only (nothing Go loads them).
 func checkManifest(m *manifests.Manifest) error {
-	hosts, plugins := 0, 0
+	host, plugins := false, 0
 	for _, a := range m.Artifacts {
 		switch {
 		case a.Kind == manifests.KindHost:
-			hosts++
+			host = true
 		case !manifests.IsCABI(a.Kind):
 			plugins++
 		}
 	}
 	switch {
-	case hosts > 1:
-		return fmt.Errorf("the manifest lists %d hosts, want 1", hosts)
-	case hosts == 0 && plugins > 0:
+	case !host && plugins > 0:
 		return fmt.Errorf("the manifest lists %d plugins and no host; bundle the host's build", plugins)
 	case len(m.Artifacts) == 0:
 		return errors.New("the manifest lists no artifacts")

@@ -291,61 +291,51 @@ type JSONLoad struct {
 
 // WriteJSON writes the result as JSON.
 func WriteJSON(w io.Writer, r *Result) error {
-	out := JSON{OK: r.OK(), HostProblems: nonNil(r.Report.HostProblems), Tampered: r.Tampered, Libraries: []JSONLibrary{}}
+	out := JSON{OK: r.OK(), HostProblems: nonNil(r.Report.HostProblems), Tampered: nonNil(r.Tampered), Libraries: []JSONLibrary{}}
 	if r.Host != nil {
 		out.Host, out.GoVersion = r.Host.Path, r.Host.GoVersion
-	}
-	if out.Tampered == nil {
-		out.Tampered = []Tampered{}
 	}
 	for _, l := range r.Libraries {
 		f := l.File
 		jl := JSONLibrary{File: f.Path, BuildMode: f.BuildMode(), Kind: l.Kind, Header: l.Header, LoadedBy: plan.Kind(f.BuildMode()).LoadedBy(),
-			GoVersion: f.GoVersion, GLIBC: nonNilStrings(f.GLIBCNeeds), Exports: nonNilStrings(f.CExports),
-			OK: l.OK(), Status: "fail", Problems: nonNil(l.Problems), Fixes: []string{}}
+			GoVersion: f.GoVersion, GLIBC: nonNil(f.GLIBCNeeds), Exports: nonNil(f.CExports),
+			OK: l.OK(), Status: "fail", Problems: nonNil(l.Problems), Fixes: fixes(l.Problems)}
 		if jl.OK {
 			jl.Status = "ok"
-		}
-		for _, p := range l.Problems {
-			jl.Fixes = append(jl.Fixes, Fix(p))
 		}
 		out.Libraries = append(out.Libraries, jl)
 	}
 	for i, l := range r.Report.Loads {
 		jl := JSONLoad{Plugin: l.Plugin, PluginPath: r.Plugins[i].PluginPath, OK: l.OK, Status: "fail", Dies: l.Dies, NeverReached: l.NeverReached,
-			Problems: nonNil(l.Problems), Fixes: []string{}, Notes: l.Notes}
+			Problems: nonNil(l.Problems), Fixes: fixes(l.Problems), Notes: nonNil(l.Notes)}
 		switch {
 		case l.NeverReached != "":
 			jl.Status = "never-reached"
 		case l.OK:
 			jl.Status = "ok"
 		}
-		if jl.Notes == nil {
-			jl.Notes = []abi.Note{}
-		}
-		for _, p := range l.Problems {
-			jl.Fixes = append(jl.Fixes, Fix(p))
-		}
 		out.Loads = append(out.Loads, jl)
 	}
-	if out.Loads == nil {
-		out.Loads = []JSONLoad{}
-	}
+	out.Loads = nonNil(out.Loads)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
+// fixes returns Fix of each problem, in order; never nil.
+func fixes(problems []abi.Problem) []string {
+	out := []string{}
+	for _, p := range problems {
+		out = append(out, Fix(p))
 	}
-	return s
+	return out
 }
 
-func nonNil(p []abi.Problem) []abi.Problem {
-	if p == nil {
-		return []abi.Problem{}
+// nonNil returns s, or an empty slice if s is nil, so that JSON has [] and
+// not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	return p
+	return s
 }

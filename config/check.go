@@ -39,23 +39,9 @@ func (p *parser) check() {
 		case e.path == "toolchain":
 			p.toolchain(e)
 		case e.parent != nil && e.parent.path == "build.tags":
-			if t, s := p.scalar(e.path); t != nil {
-				msg := checkTag(s)
-				if j := slices.Index(p.tags, s); msg == "" && j >= 0 {
-					msg = fmt.Sprintf("duplicate tag %q (also build.tags[%d])", s, j)
-				}
-				p.bad(t, msg)
-				p.tags = append(p.tags, s)
-			}
+			p.uniqueItem(e, &p.tags, "tag", checkTag)
 		case e.parent != nil && e.parent.path == "platforms":
-			if t, s := p.scalar(e.path); t != nil {
-				msg := checkPlatform(s)
-				if j := slices.Index(p.platforms, s); msg == "" && j >= 0 {
-					msg = fmt.Sprintf("duplicate platform %q (also platforms[%d])", s, j)
-				}
-				p.bad(t, msg)
-				p.platforms = append(p.platforms, s)
-			}
+			p.uniqueItem(e, &p.platforms, "platform", checkPlatform)
 		case e.parent != nil && e.parent.path == "toolchain.packages":
 			if t, s := p.scalar(e.path); t != nil {
 				p.bad(t, checkPackage(s))
@@ -66,6 +52,22 @@ func (p *parser) check() {
 			}
 		}
 	}
+}
+
+// uniqueItem checks e, an item of the list e.parent, with check, and
+// refuses a value already in seen, the items checked so far; it then adds
+// the value to seen. what names an item in the message.
+func (p *parser) uniqueItem(e *entry, seen *[]string, what string, check func(string) string) {
+	t, s := p.scalar(e.path)
+	if t == nil {
+		return
+	}
+	msg := check(s)
+	if j := slices.Index(*seen, s); msg == "" && j >= 0 {
+		msg = fmt.Sprintf("duplicate %s %q (also %s[%d])", what, s, e.parent.path, j)
+	}
+	p.bad(t, msg)
+	*seen = append(*seen, s)
 }
 
 // scalar returns the entry at path and the string yaml.v3 decodes its value

@@ -139,12 +139,7 @@ func (e *Error) Error() string {
 // Errors reading the file wrap the underlying os error; problems with its
 // content are reported as *Error.
 func Load(ctx context.Context, path string) (*Config, error) {
-	f, err := safefile.OpenPath(ctx, path, MaxSize)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	defer f.Close()
-	data, err := f.ReadAll(ctx)
+	data, err := safefile.ReadPath(ctx, path, MaxSize)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}

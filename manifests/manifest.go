@@ -151,9 +151,6 @@ type BuildInfo struct {
 //go:embed schema/manifest.v2.schema.json
 var schemaJSON []byte
 
-//go:embed schema/manifest.v1.schema.json
-var schemaV1JSON []byte
-
 // Schema returns the JSON Schema (draft 2020-12) of the manifest format
 // this package writes, version SchemaVersion. The returned slice is a
 // fresh copy.
@@ -336,12 +333,7 @@ func Read(r io.Reader) (*Manifest, error) {
 // regular file of at most MaxSize bytes (a named pipe or a device is an
 // error, not a wait), and the read stops when ctx is cancelled.
 func ReadFile(ctx context.Context, path string) (*Manifest, error) {
-	f, err := safefile.OpenPath(ctx, path, MaxSize)
-	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
-	}
-	defer f.Close()
-	data, err := f.ReadAll(ctx)
+	data, err := safefile.ReadPath(ctx, path, MaxSize)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,12 @@ import (
 	"strings"
 	"testing"
 )
+
+// schemaV1JSON is the JSON Schema of version 1 of the format, which the
+// package no longer writes.
+//
+//go:embed schema/manifest.v1.schema.json
+var schemaV1JSON []byte
 
 type schemaNode = map[string]any
 

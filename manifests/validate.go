@@ -88,14 +88,8 @@ func (m *Manifest) Validate() error {
 		default:
 			return fail(at+".kind", "unknown kind %q; want one of %s", a.Kind, quoteList(Kinds()))
 		}
-		if err := fileField(files, at+".file", a.File); err != nil {
+		if err := fileFields(files, at, a.File, a.Size, a.SHA256); err != nil {
 			return err
-		}
-		if a.Size < 0 {
-			return fail(at+".size", "%d is negative", a.Size)
-		}
-		if !isHex(a.SHA256, 64) {
-			return fail(at+".sha256", "%q is not 64 lowercase hex digits", a.SHA256)
 		}
 		for _, pkg := range slices.Sorted(maps.Keys(a.Packages)) {
 			if h := a.Packages[pkg]; !isHex(h, 16) {
@@ -115,14 +109,8 @@ func (m *Manifest) Validate() error {
 		case !IsCABI(a.Kind) && h != nil:
 			return fail(at+".header", "a %s has no C header; only c-shared and c-archive libraries do", a.Kind)
 		case h != nil:
-			if err := fileField(files, at+".header.file", h.File); err != nil {
+			if err := fileFields(files, at+".header", h.File, h.Size, h.SHA256); err != nil {
 				return err
-			}
-			if h.Size < 0 {
-				return fail(at+".header.size", "%d is negative", h.Size)
-			}
-			if !isHex(h.SHA256, 64) {
-				return fail(at+".header.sha256", "%q is not 64 lowercase hex digits", h.SHA256)
 			}
 		}
 		if len(a.CSymbols) > 0 && !IsCABI(a.Kind) {
@@ -151,9 +139,11 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
-// fileField checks the file of an artifact or a header (field names it)
-// and records it in files; another use of the same file is an error.
-func fileField(files map[string]string, field, f string) error {
+// fileFields checks the file, size and sha256 of an artifact or a header
+// (at names it: the fields are at+".file" and so on), in that order, and
+// records the file in files; another use of the same file is an error.
+func fileFields(files map[string]string, at, f string, size int64, sum string) error {
+	field := at + ".file"
 	if err := CheckFile(f); err != nil {
 		return &FieldError{Field: field, Msg: err.Error()}
 	}
@@ -161,6 +151,12 @@ func fileField(files map[string]string, field, f string) error {
 		return &FieldError{Field: field, Msg: fmt.Sprintf("%q is also %s", f, other)}
 	}
 	files[f] = field
+	if size < 0 {
+		return &FieldError{Field: at + ".size", Msg: fmt.Sprintf("%d is negative", size)}
+	}
+	if !isHex(sum, 64) {
+		return &FieldError{Field: at + ".sha256", Msg: fmt.Sprintf("%q is not 64 lowercase hex digits", sum)}
+	}
 	return nil
 }
 

@@ -248,12 +248,7 @@ func (d *deps) toolID() string {
 // readPin reads a manifest to pin a build to.
 // It reads the file once: the digest is of the bytes that were parsed.
 func readPin(ctx context.Context, path string) (*builder.Pin, error) {
-	f, err := safefile.OpenPath(ctx, path, manifests.MaxSize)
-	if err != nil {
-		return nil, usageErrorf("read manifest: %v", err)
-	}
-	data, err := f.ReadAll(ctx)
-	f.Close()
+	data, err := safefile.ReadPath(ctx, path, manifests.MaxSize)
 	if err != nil {
 		return nil, usageErrorf("read manifest: %v", err)
 	}

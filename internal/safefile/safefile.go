@@ -122,6 +122,16 @@ func ReadFile(ctx context.Context, dir, name string, limit int64) ([]byte, error
 	return f.ReadAll(ctx)
 }
 
+// ReadPath reads the file at path whole; see OpenPath.
+func ReadPath(ctx context.Context, path string, limit int64) ([]byte, error) {
+	f, err := OpenPath(ctx, path, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadAll(ctx)
+}
+
 // Digest returns the lowercase hex sha256 of the file name inside dir;
 // see Open.
 func Digest(ctx context.Context, dir, name string, limit int64) (string, error) {
