@@ -3,11 +3,11 @@ package builder
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/pbuild/pbuild/internal/container"
+	"github.com/pbuild/pbuild/internal/fsx"
 	"github.com/pbuild/pbuild/internal/outdir"
 	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/plan"
@@ -34,7 +34,7 @@ func (e *PlacementError) Hint() string {
 // config checks the same by name; links can hide it, as `ln -s . lnk` and
 // output lnk/plugins do.)
 func checkPlacement(out, configDir string, ws *resolve.Workspace) error {
-	realOut, err := realPath(out)
+	realOut, err := fsx.RealPath(out)
 	if err != nil {
 		return fmt.Errorf("output %s: %w", out, err)
 	}
@@ -43,7 +43,7 @@ func checkPlacement(out, configDir string, ws *resolve.Workspace) error {
 		dirs = append(dirs, struct{ what, dir string }{"module " + m.Path, m.Dir})
 	}
 	for _, d := range dirs {
-		real, err := realPath(d.dir)
+		real, err := fsx.RealPath(d.dir)
 		if err != nil {
 			return fmt.Errorf("output %s: %w", out, err)
 		}
@@ -55,29 +55,6 @@ func checkPlacement(out, configDir string, ws *resolve.Workspace) error {
 		}
 	}
 	return nil
-}
-
-// realPath resolves every symbolic link of p, which need not exist: its
-// deepest existing ancestor is resolved and the rest appended.
-func realPath(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	var rest []string
-	for {
-		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			return filepath.Join(append([]string{real}, rest...)...), nil
-		} else if !os.IsNotExist(err) {
-			return "", err
-		}
-		parent := filepath.Dir(abs)
-		if parent == abs {
-			return filepath.Join(append([]string{abs}, rest...)...), nil
-		}
-		rest = append([]string{filepath.Base(abs)}, rest...)
-		abs = parent
-	}
 }
 
 // inside reports whether path lies below dir (both clean and absolute).

@@ -119,6 +119,20 @@ func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 		mods[dir] = m
 		return m, nil
 	}
+	// addNew adds the module in the directory p names (a go.work use or a
+	// directory replacement: relative to base unless absolute); nil when
+	// that directory's module was added already.
+	addNew := func(base, p string) (*Module, error) {
+		dir := p
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(base, filepath.FromSlash(dir))
+		}
+		dir = filepath.Clean(dir)
+		if _, seen := mods[dir]; seen {
+			return nil, nil
+		}
+		return add(dir)
+	}
 	for _, t := range targets {
 		fail := func(msg, hint string) error {
 			return &TargetError{Name: t.Name, Kind: string(t.Kind), Dir: t.Dir, Msg: msg, hint: hint}
@@ -166,19 +180,13 @@ func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 			return nil, err
 		}
 		for _, u := range wf.Use {
-			dir := u.Path
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(filepath.Dir(o.workFile), filepath.FromSlash(dir))
-			}
-			dir = filepath.Clean(dir)
-			if _, seen := mods[dir]; seen {
-				continue
-			}
-			m, err := add(dir)
+			m, err := addNew(filepath.Dir(o.workFile), u.Path)
 			if err != nil {
 				return nil, &ModuleError{Path: u.Path, Msg: fmt.Sprintf("used by %s: %v", o.workFile, err)}
 			}
-			joined = append(joined, m)
+			if m != nil {
+				joined = append(joined, m)
+			}
 		}
 		for _, r := range wf.Replace {
 			if r.New.Version != "" || !modfile.IsDirectoryPath(r.New.Path) {
@@ -187,19 +195,13 @@ func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 			}
 			// A directory: joined to the workspace like a module's local
 			// replacement (go.work may not also replace a module it uses).
-			dir := r.New.Path
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(filepath.Dir(o.workFile), filepath.FromSlash(dir))
-			}
-			dir = filepath.Clean(dir)
-			if _, seen := mods[dir]; seen {
-				continue
-			}
-			m, err := add(dir)
+			m, err := addNew(filepath.Dir(o.workFile), r.New.Path)
 			if err != nil {
 				return nil, &ModuleError{Path: r.Old.Path, Msg: fmt.Sprintf("replaced by %s in %s: %v", r.New.Path, o.workFile, err)}
 			}
-			joined = append(joined, m)
+			if m != nil {
+				joined = append(joined, m)
+			}
 		}
 	}
 	// Follow local replacements, transitively.
@@ -209,19 +211,13 @@ func Discover(targets []plan.Target, options ...Option) (*Workspace, error) {
 			if r.New.Version != "" || !modfile.IsDirectoryPath(r.New.Path) {
 				continue
 			}
-			dir := r.New.Path
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(m.Dir, filepath.FromSlash(dir))
-			}
-			dir = filepath.Clean(dir)
-			if _, seen := mods[dir]; seen {
-				continue
-			}
-			nm, err := add(dir)
+			nm, err := addNew(m.Dir, r.New.Path)
 			if err != nil {
 				return nil, &ModuleError{Path: r.Old.Path, Msg: fmt.Sprintf("replaced by %s in %s: %v", r.New.Path, m.Path, err)}
 			}
-			queue = append(queue, nm)
+			if nm != nil {
+				queue = append(queue, nm)
+			}
 		}
 	}
 	if err := checkDuplicates(pkgs, mods); err != nil {

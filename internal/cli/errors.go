@@ -13,6 +13,7 @@ import (
 	"github.com/pbuild/pbuild/builder"
 	"github.com/pbuild/pbuild/check"
 	"github.com/pbuild/pbuild/config"
+	"github.com/pbuild/pbuild/install"
 	"github.com/pbuild/pbuild/internal/container"
 	"github.com/pbuild/pbuild/internal/outdir"
 )
@@ -47,9 +48,10 @@ func renderError(w io.Writer, ctx context.Context, err error) int {
 	var input *check.InputError
 	var notOwned *outdir.NotOwnedError
 	var placement *builder.PlacementError
+	var installInput *install.InputError
 	switch {
 	case errors.As(err, &usage), errors.As(err, &cfgErr), errors.As(err, &input),
-		errors.As(err, &notOwned), errors.As(err, &placement):
+		errors.As(err, &notOwned), errors.As(err, &placement), errors.As(err, &installInput):
 		code = exitUsage
 	}
 	fmt.Fprintf(w, "pbuild: %s\n", strings.TrimSpace(err.Error()))
