@@ -11,10 +11,11 @@
 //
 // What it promises:
 //
-//   - Nothing is deleted, and no file is overwritten with other content: a
-//     file already in DIR with the same sha256 is left as it is; one with
-//     other content, a symbolic link, or anything else in the way is a
-//     *ConflictError, and nothing is written.
+//   - Nothing is deleted (but killed installs' temporary files, below), and
+//     no file is overwritten with other content: a file already in DIR with
+//     the same sha256 is left as it is; one with other content, a symbolic
+//     link, or anything else in the way is a *ConflictError, and nothing is
+//     written.
 //   - The manifests merge only when their ABI keys are equal (*ABIError:
 //     plugins of another ABI cannot load with this host). The merged
 //     manifest is the dist's, with the artifacts DIR's manifest lists and
@@ -23,7 +24,11 @@
 //   - Every check is made before anything is written. Every file is written
 //     as a temporary file in its directory and renamed into place (a new
 //     file without replacing anything, the manifest replacing the old one),
-//     so a kill leaves each file old or new, and the manifest last.
+//     so a kill leaves each file old or new, and the manifest last. A
+//     temporary file's name carries its process (internal/owner); the next
+//     install removes, from the directories it writes to, those of dead
+//     processes of this machine (never a live install's, another
+//     machine's, or any other file).
 //   - Every file read from the dist and from DIR goes through
 //     internal/safefile (inside its directory, regular, bounded by the
 //     manifest's size, cancellable); names come from validated manifests;

@@ -13,11 +13,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pbuild/pbuild/internal/fsx"
+	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
 )
@@ -81,10 +84,11 @@ func filesOf(m *manifests.Manifest) []distFile {
 // Into copies every file the manifest of the dist directory dist lists
 // into the release directory dir, at the same relative path, and writes
 // dir's manifest: the dist's, merged with the one dir already has. It
-// never deletes anything and never overwrites a file with other content;
-// every check is made before anything is written. See the package
-// documentation.
-func Into(ctx context.Context, dist, dir string) (*Result, error) {
+// never deletes anything (but the temporary files of killed installs) and
+// never overwrites a file with other content; every check is made before
+// anything is written. See the package documentation. self is the running
+// pbuild: the temporary files it writes carry its name.
+func Into(ctx context.Context, dist, dir string, self owner.ID) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -147,7 +151,16 @@ func Into(ctx context.Context, dist, dir string) (*Result, error) {
 		res.Files = append(res.Files, File{File: f.file, SHA256: f.sha256, Action: act})
 	}
 
-	// Then the writes: directories, files, the manifest last.
+	// Then the writes: away with what killed installs left in the
+	// directories written to, then directories, files, the manifest last.
+	sweepTemps(root, ".", self)
+	swept := map[string]bool{".": true}
+	for _, f := range files {
+		if d := path.Dir(f.file); !swept[d] && !slices.Contains(mkdirs, d) {
+			swept[d] = true
+			sweepTemps(root, d, self)
+		}
+	}
 	for _, d := range mkdirs {
 		if err := mkdir(root, dir, d); err != nil {
 			return nil, err
@@ -157,7 +170,7 @@ func Into(ctx context.Context, dist, dir string) (*Result, error) {
 		if res.Files[i].Action != Copied {
 			continue
 		}
-		present, err := copyFile(ctx, root, dist, dir, f)
+		present, err := copyFile(ctx, root, dist, dir, f, self)
 		if err != nil {
 			return nil, err
 		}
@@ -166,7 +179,7 @@ func Into(ctx context.Context, dist, dir string) (*Result, error) {
 		}
 	}
 	if !bytes.Equal(buf.Bytes(), oldData) {
-		if err := writeManifest(root, dir, buf.Bytes()); err != nil {
+		if err := writeManifest(root, dir, buf.Bytes(), self); err != nil {
 			return nil, err
 		}
 		res.ManifestChanged = true
@@ -237,11 +250,11 @@ func verifyDist(ctx context.Context, dist string, f distFile) error {
 // build replaces the dist, and refuses to while it holds files it did not
 // write.
 func checkPlacement(dist, dir string) error {
-	d, err := resolved(dist)
+	d, err := fsx.RealPath(dist)
 	if err != nil {
 		return &InputError{Err: err, hint: "pass the output directory of a pbuild build"}
 	}
-	r, err := resolved(dir)
+	r, err := fsx.RealPath(dir)
 	if err != nil {
 		return &InputError{Err: err, hint: "pass a directory you can write to as --to"}
 	}
@@ -250,27 +263,6 @@ func checkPlacement(dist, dir string) error {
 			hint: "install into a directory outside the output directory, e.g. beside it"}
 	}
 	return nil
-}
-
-// resolved is p, absolute, with every symbolic link of the part that
-// exists resolved.
-func resolved(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	rest := ""
-	for d := abs; ; d = filepath.Dir(d) {
-		if real, err := filepath.EvalSymlinks(d); err == nil {
-			return filepath.Join(real, rest), nil
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		if filepath.Dir(d) == d {
-			return abs, nil
-		}
-		rest = filepath.Join(filepath.Base(d), rest)
-	}
 }
 
 // makeDir makes the release directory when it does not exist. The
@@ -331,7 +323,7 @@ func examine(ctx context.Context, root *os.Root, dir string, f distFile, mkdirs 
 		fi, err := root.Lstat(filepath.FromSlash(d))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			if !contains(*mkdirs, d) {
+			if !slices.Contains(*mkdirs, d) {
 				*mkdirs = append(*mkdirs, d)
 			}
 			continue
@@ -343,7 +335,7 @@ func examine(ctx context.Context, root *os.Root, dir string, f distFile, mkdirs 
 			return false, conflict(d, "is %s where the dist has a directory (for %s)", safefile.Describe(fi.Mode()), f.file)
 		}
 	}
-	if contains(*mkdirs, path.Dir(f.file)) {
+	if slices.Contains(*mkdirs, path.Dir(f.file)) {
 		return false, nil
 	}
 	fi, err := root.Lstat(filepath.FromSlash(f.file))
@@ -369,15 +361,6 @@ func examine(ctx context.Context, root *os.Root, dir string, f distFile, mkdirs 
 		return false, conflict(f.file, "already there with other content (sha256 %s, the dist's %s)", sum, f.sha256)
 	}
 	return true, nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // readOld reads the release directory's manifest, if it has one, and its
@@ -428,7 +411,7 @@ func mkdir(root *os.Root, dir, d string) error {
 // temporary file beside its place, checked against the manifest while it
 // is copied, then renamed into place without replacing anything. It
 // reports whether the same file appeared there meanwhile.
-func copyFile(ctx context.Context, root *os.Root, dist, dir string, f distFile) (present bool, err error) {
+func copyFile(ctx context.Context, root *os.Root, dist, dir string, f distFile, self owner.ID) (present bool, err error) {
 	src, err := safefile.Open(ctx, dist, f.file, f.size)
 	if err != nil {
 		return false, fmt.Errorf("install: %w", err)
@@ -445,7 +428,7 @@ func copyFile(ctx context.Context, root *os.Root, dist, dir string, f distFile) 
 	defer parent.Close()
 	fd := int(parent.Fd())
 	base := path.Base(f.file)
-	tmp, err := writeTemp(fd, base, mode, func(w io.Writer) error {
+	tmp, err := writeTemp(fd, base, mode, self, func(w io.Writer) error {
 		h := sha256.New()
 		n, err := safefile.Copy(ctx, io.MultiWriter(w, h), src)
 		if err != nil {
@@ -488,9 +471,10 @@ func openDir(root *os.Root, d string) (*os.File, error) {
 	return f, nil
 }
 
-// writeTemp writes a new temporary file in the directory fd, named after
-// base, with write, and returns its name once its content is on disk.
-func writeTemp(fd int, base string, mode os.FileMode, write func(io.Writer) error) (string, error) {
+// writeTemp writes a new temporary file of self in the directory fd, named
+// after base (tempName), with write, and returns its name once its content
+// is on disk.
+func writeTemp(fd int, base string, mode os.FileMode, self owner.ID, write func(io.Writer) error) (string, error) {
 	var name string
 	var tf int
 	for {
@@ -498,7 +482,7 @@ func writeTemp(fd int, base string, mode os.FileMode, write func(io.Writer) erro
 		if _, err := rand.Read(rnd[:]); err != nil {
 			return "", err
 		}
-		name = "." + base + ".pbuild-install-" + hex.EncodeToString(rnd[:])
+		name = tempName(base, self, rnd)
 		var err error
 		tf, err = unix.Openat(fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
 		if errors.Is(err, unix.EEXIST) {
@@ -528,6 +512,68 @@ func writeTemp(fd int, base string, mode os.FileMode, write func(io.Writer) erro
 	return name, nil
 }
 
+// tempInfix is in the name of every temporary file install writes:
+// .BASE.pbuild-install-OWNER-RANDOM.
+const tempInfix = ".pbuild-install-"
+
+// maxName is the longest file name, in bytes, a directory holds (NAME_MAX).
+const maxName = 255
+
+// tempName is the name of self's temporary file for base, with the random
+// part rnd. base is cut short where the name would be longer than a file
+// name may be: it only tells the file apart.
+func tempName(base string, self owner.ID, rnd [6]byte) string {
+	suffix := tempInfix + self.String() + "-" + hex.EncodeToString(rnd[:])
+	name := "." + base
+	if len(name)+len(suffix) > maxName {
+		name = name[:maxName-len(suffix)]
+	}
+	return name + suffix
+}
+
+// tempOwner returns the process whose temporary file (tempName) name is;
+// false when name is not one.
+func tempOwner(name string) (owner.ID, bool) {
+	i := strings.LastIndex(name, tempInfix)
+	if i < 1 || name[0] != '.' {
+		return owner.ID{}, false
+	}
+	id, rnd, ok := strings.Cut(name[i+len(tempInfix):], "-")
+	if !ok || len(rnd) != hex.EncodedLen(6) {
+		return owner.ID{}, false
+	}
+	if _, err := hex.DecodeString(rnd); err != nil {
+		return owner.ID{}, false
+	}
+	o, err := owner.Parse(id)
+	return o, err == nil
+}
+
+// sweepTemps removes from the directory d of the release directory (slash
+// path, "." for itself) the temporary files that installs killed on this
+// machine left: those whose process is dead. Those of live processes and
+// of other machines, and everything else, are left alone. It does what it
+// can: a file it cannot remove stays.
+func sweepTemps(root *os.Root, d string, self owner.ID) {
+	parent, err := openDir(root, d)
+	if err != nil {
+		return
+	}
+	defer parent.Close()
+	entries, err := parent.ReadDir(-1)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if o, ok := tempOwner(e.Name()); ok && self.Judge(o) == owner.Dead {
+			unix.Unlinkat(int(parent.Fd()), e.Name(), 0)
+		}
+	}
+}
+
 // renameNoReplace renames from to to in the directory fd unless to
 // exists (unix.EEXIST): with renameat2(RENAME_NOREPLACE), or, where the
 // file system cannot, a hard link (which never replaces either).
@@ -541,14 +587,14 @@ func renameNoReplace(fd int, from, to string) error {
 
 // writeManifest replaces the release directory's manifest with data,
 // atomically.
-func writeManifest(root *os.Root, dir string, data []byte) error {
+func writeManifest(root *os.Root, dir string, data []byte, self owner.ID) error {
 	parent, err := openDir(root, ".")
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
 	defer parent.Close()
 	fd := int(parent.Fd())
-	tmp, err := writeTemp(fd, manifestName, 0o644, func(w io.Writer) error {
+	tmp, err := writeTemp(fd, manifestName, 0o644, self, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})

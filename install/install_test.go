@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pbuild/pbuild/internal/owner"
 	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/manifests"
 )
@@ -50,6 +52,16 @@ var (
 	// nbd is a C-ABI library with its header.
 	nbd = art{"nbd", manifests.KindCShared, "lib/nbd.so", "nbd library", "int nbd(void);\n"}
 )
+
+// testSelf is the pbuild the tests install as: this process.
+var testSelf = must(owner.Self())
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 func sum(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -442,7 +454,7 @@ func TestInto(t *testing.T) {
 			e := env{tmp: tmp, dist: filepath.Join(tmp, "dist"), dir: filepath.Join(tmp, "rel")}
 			tt.setup(t, e)
 			before := snapshot(t, tmp)
-			res, err := Into(context.Background(), e.dist, e.dir)
+			res, err := Into(context.Background(), e.dist, e.dir, testSelf)
 			if tt.errType != "" {
 				if err == nil {
 					t.Fatalf("Into succeeded: %+v", res)
@@ -560,7 +572,7 @@ func TestTwoReleases(t *testing.T) {
 		dist := filepath.Join(tmp, "dist")
 		os.RemoveAll(dist)
 		writeDist(t, dist, abiA, rel)
-		if _, err := Into(context.Background(), dist, dir); err != nil {
+		if _, err := Into(context.Background(), dist, dir, testSelf); err != nil {
 			t.Fatalf("release %d: %v", i+1, err)
 		}
 	}
@@ -576,7 +588,7 @@ func TestTwoReleases(t *testing.T) {
 	}
 
 	before := snapshot(t, tmp)
-	res, err := Into(context.Background(), filepath.Join(tmp, "dist"), dir)
+	res, err := Into(context.Background(), filepath.Join(tmp, "dist"), dir, testSelf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +610,7 @@ func TestIntoItself(t *testing.T) {
 	dist := filepath.Join(t.TempDir(), "dist")
 	writeDist(t, dist, abiA, release1)
 	before := snapshot(t, dist)
-	res, err := Into(context.Background(), dist, dist)
+	res, err := Into(context.Background(), dist, dist, testSelf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +624,7 @@ func TestIntoMultiPlatformDist(t *testing.T) {
 	dist := filepath.Join(tmp, "dist")
 	writeDist(t, filepath.Join(dist, "linux_amd64"), abiA, release1)
 	writeDist(t, filepath.Join(dist, "linux_arm64"), abiB, release1)
-	_, err := Into(context.Background(), dist, filepath.Join(tmp, "rel"))
+	_, err := Into(context.Background(), dist, filepath.Join(tmp, "rel"), testSelf)
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(ie.Hint(), "pbuild install --to DIR/linux_amd64 "+filepath.Join(dist, "linux_amd64")) {
 		t.Fatalf("error %v, hint %q", err, ie.Hint())
@@ -626,7 +638,7 @@ func TestIntoCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	before := snapshot(t, tmp)
-	if _, err := Into(ctx, dist, filepath.Join(tmp, "rel")); !errors.Is(err, context.Canceled) {
+	if _, err := Into(ctx, dist, filepath.Join(tmp, "rel"), testSelf); !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
 	if !reflect.DeepEqual(snapshot(t, tmp), before) {
@@ -648,7 +660,7 @@ func TestIntoWaitsForTheLock(t *testing.T) {
 	defer unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 300e6)
 	defer cancel()
-	if _, err := Into(ctx, dist, dir); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Into(ctx, dist, dir, testSelf); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v, want it to wait for the lock until the deadline", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, manifestName)); err == nil {
@@ -675,5 +687,99 @@ func TestRenameNoReplace(t *testing.T) {
 	}
 	if err := renameNoReplace(int(d.Fd()), "new", "fresh"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// deadProcess is the ID of a process that ran on this machine and exited.
+func deadProcess(t *testing.T, self owner.ID) owner.ID {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return owner.ID{Machine: self.Machine, PID: cmd.Process.Pid}
+}
+
+// TestIntoRemovesKilledInstallsTemps: the temporary files an install
+// killed before it renamed them are removed by the next install into the
+// directory when their process is dead; those of a live process, of
+// another machine, and everything else stay.
+func TestIntoRemovesKilledInstallsTemps(t *testing.T) {
+	tmp := t.TempDir()
+	dist, dir := filepath.Join(tmp, "dist"), filepath.Join(tmp, "rel")
+	writeDist(t, dist, abiA, release1)
+	dead := deadProcess(t, testSelf)
+	live := owner.ID{Machine: testSelf.Machine, PID: os.Getppid()}
+	elsewhere := owner.ID{Machine: "0123456789ab", PID: dead.PID}
+	temp := func(base string, o owner.ID) string {
+		return "." + base + ".pbuild-install-" + o.String() + "-0123456789ab"
+	}
+	gone := []string{
+		temp("greeter", dead),
+		temp(manifestName, dead),
+		"plugins/" + temp("greet.so.0.1", dead),
+	}
+	stay := map[string]string{
+		"plugins/" + temp("greet.so.0.1", live):       "file live",
+		temp("greeter", elsewhere):                    "file another machine",
+		".greeter.pbuild-install-0123456789ab":        "file no owner",
+		"notes.txt":                                   "file the user's",
+		"plugins/" + temp("greet.so.0.1", dead) + "x": "file not a temporary name",
+	}
+	for _, f := range gone {
+		writeFile(t, filepath.Join(dir, filepath.FromSlash(f)), "killed", 0o644)
+	}
+	for f, what := range stay {
+		writeFile(t, filepath.Join(dir, filepath.FromSlash(f)), strings.TrimPrefix(what, "file "), 0o644)
+	}
+	// A directory with a dead owner's temporary name is not one.
+	if err := os.Mkdir(filepath.Join(dir, temp("dir", dead)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stay[temp("dir", dead)] = "dir"
+
+	if _, err := Into(context.Background(), dist, dir, testSelf); err != nil {
+		t.Fatal(err)
+	}
+	got := snapshot(t, dir)
+	for _, f := range gone {
+		if _, ok := got[f]; ok {
+			t.Errorf("%s, a dead install's temporary file, is still there", f)
+		}
+	}
+	for f, what := range stay {
+		if got[f] != what {
+			t.Errorf("%s is %q, want it left as %q", f, got[f], what)
+		}
+	}
+	for _, a := range release1 {
+		if got[a.file] != "file "+a.content {
+			t.Errorf("%s is %q, want it installed", a.file, got[a.file])
+		}
+	}
+}
+
+// TestTempName: a temporary file's name tells its owner, and is a name a
+// directory can hold however long the file's is.
+func TestTempName(t *testing.T) {
+	self := testSelf
+	rnd := [6]byte{1, 2, 3, 4, 5, 6}
+	for _, base := range []string{"greeter", manifestName, "a.pbuild-install-x", strings.Repeat("n", 255)} {
+		name := tempName(base, self, rnd)
+		if o, ok := tempOwner(name); !ok || o != self || len(name) > maxName || !strings.HasPrefix(name, "."+base[:min(len(base), 10)]) {
+			t.Errorf("tempName(%.20s…) = %q (%d bytes): owner %v, %v", base, name, len(name), o, ok)
+		}
+	}
+	for _, name := range []string{
+		"greeter", ".greeter", ".greeter.pbuild-install-0123456789ab", // no owner: an earlier pbuild's
+		"greeter.pbuild-install-" + self.String() + "-010203040506", // no leading dot
+		".greeter.pbuild-install-" + self.String() + "-0102030405",  // short random part
+		".greeter.pbuild-install-" + self.String() + "-01020304050g",
+		".greeter.pbuild-install-" + self.String() + "-010203040506.x",
+		".greeter.pbuild-install-m.x.1-010203040506",
+	} {
+		if o, ok := tempOwner(name); ok {
+			t.Errorf("tempOwner(%q) = %v, want none", name, o)
+		}
 	}
 }

@@ -68,13 +68,9 @@ func runInstall(cmd *cobra.Command, d *deps, root *rootOptions, opts *installOpt
 		}
 		dist = cfg.OutputDir()
 	}
-	res, err := install.Into(cmd.Context(), dist, opts.to)
+	res, err := install.Into(cmd.Context(), dist, opts.to, d.env.Self)
 	if err != nil {
-		var ie *install.InputError
-		if errors.As(err, &ie) {
-			return &inputError{err: err, hint: ie.Hint()}
-		}
-		return err
+		return err // an *install.InputError is a usage error (exit 2): see renderError
 	}
 	if root.json {
 		return d.printJSON(res)
