@@ -17,6 +17,7 @@ import (
 
 	"github.com/pbuild/pbuild/internal/safefile"
 	"github.com/pbuild/pbuild/loader/abi"
+	"github.com/pbuild/pbuild/plan"
 )
 
 // SchemaVersion is the version of the manifest format this package
@@ -37,22 +38,28 @@ const MaxSize = 64 << 20
 // Artifact kinds: the plan's kinds (package plan), as manifests record
 // them.
 const (
-	KindHost   = "host"
-	KindPlugin = "plugin"
+	KindHost   = string(plan.Host)
+	KindPlugin = string(plan.Plugin)
 	// KindCShared is a C-ABI shared library (-buildmode=c-shared) with its
 	// C header, for C hosts (dlopen), not Go.
-	KindCShared = "c-shared"
+	KindCShared = string(plan.CShared)
 	// KindCArchive is a C-ABI static library (-buildmode=c-archive) with
 	// its C header, for a C program's link, not Go.
-	KindCArchive = "c-archive"
+	KindCArchive = string(plan.CArchive)
 )
 
-// Kinds lists every kind, in the order of the format's documentation.
-func Kinds() []string { return []string{KindHost, KindPlugin, KindCShared, KindCArchive} }
+// Kinds lists every kind, in the plan's order.
+func Kinds() []string {
+	var out []string
+	for _, k := range plan.Kinds() {
+		out = append(out, string(k))
+	}
+	return out
+}
 
 // IsCABI reports whether kind is a C-ABI library's: an artifact with a
 // C header, for C code, that no Go host loads.
-func IsCABI(kind string) bool { return kind == KindCShared || kind == KindCArchive }
+func IsCABI(kind string) bool { return plan.Kind(kind).CABI() }
 
 // Manifest is the content of dist/pbuild.manifest.json.
 type Manifest struct {
