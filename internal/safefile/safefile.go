@@ -255,12 +255,8 @@ func (f *File) ReadAll(ctx context.Context) ([]byte, error) {
 	if f.size < f.max() && f.size < maxGrow {
 		b.Grow(int(f.size) + 1)
 	}
-	n, err := Copy(ctx, &b, f.all())
-	if err != nil {
-		return nil, f.readError(err)
-	}
-	if n > f.max() {
-		return nil, f.grew()
+	if err := f.copyAll(ctx, &b); err != nil {
+		return nil, err
 	}
 	return b.Bytes(), nil
 }
@@ -268,14 +264,23 @@ func (f *File) ReadAll(ctx context.Context) ([]byte, error) {
 // Digest returns the lowercase hex sha256 of the whole file.
 func (f *File) Digest(ctx context.Context) (string, error) {
 	h := sha256.New()
-	n, err := Copy(ctx, h, f.all())
-	if err != nil {
-		return "", f.readError(err)
-	}
-	if n > f.max() {
-		return "", f.grew()
+	if err := f.copyAll(ctx, h); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copyAll copies the whole file to w: an error when it is longer than its
+// limit (it grew since it was opened).
+func (f *File) copyAll(ctx context.Context, w io.Writer) error {
+	n, err := Copy(ctx, w, f.all())
+	if err != nil {
+		return f.readError(err)
+	}
+	if n > f.max() {
+		return f.grew()
+	}
+	return nil
 }
 
 func (f *File) readError(err error) error {
