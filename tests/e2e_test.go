@@ -425,7 +425,8 @@ func cmdStopStep(ts *testscript.TestScript, neg bool, args []string) {
 // deadowner NAME OWNERSTATE creates (does not start) a container labelled
 // as pbuild's for this script's project, owned by a process of this
 // machine that has exited (dead), by this test process (alive), or by a
-// process of another machine (elsewhere).
+// process of another machine (elsewhere). $NAME_ID is its short ID, as
+// doctor prints it.
 func cmdDeadOwner(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: deadowner NAME dead|alive|elsewhere")
@@ -452,11 +453,12 @@ func cmdDeadOwner(ts *testscript.TestScript, neg bool, args []string) {
 	cli := dockerClient(ts)
 	defer cli.Close()
 	labels := container.Labels(container.Spec{Step: "build", Project: ts.MkAbs("pbuild.yaml"), Owner: id.String()})
-	_, err = cli.ContainerCreate(context.Background(), &dcontainer.Config{Image: "pbuild/base:bookworm", Cmd: []string{"true"}, Labels: labels},
+	created, err := cli.ContainerCreate(context.Background(), &dcontainer.Config{Image: "pbuild/base:bookworm", Cmd: []string{"true"}, Labels: labels},
 		&dcontainer.HostConfig{NetworkMode: "none"}, nil, nil, scriptContainer(ts, args[0]))
 	if err != nil {
 		ts.Fatalf("create container: %v", err)
 	}
+	ts.Setenv(args[0]+"_ID", created.ID[:12])
 	ts.Defer(func() {
 		c := dockerClient(ts)
 		defer c.Close()
