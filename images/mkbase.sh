@@ -14,6 +14,13 @@ image=${1:-pbuild/base:bookworm}
 suite=${PBUILD_DEBIAN_SUITE:-bookworm}
 packages=gcc,libc6-dev,ca-certificates
 
+# The image goes into the engine: find out that it answers before the
+# minutes debootstrap takes.
+if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+	echo "mkbase: no Docker engine answers${DOCKER_HOST:+ at $DOCKER_HOST}: start one (dockerd) or set DOCKER_HOST" >&2
+	exit 1
+fi
+
 mirror_from_apt() {
 	# deb822: the first URIs of a stanza whose Suites names $suite exactly.
 	for f in /etc/apt/sources.list.d/*.sources; do

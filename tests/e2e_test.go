@@ -57,9 +57,10 @@ func TestScripts(t *testing.T) {
 				e.Setenv(k, v)
 			}
 			// Every script gets two checkouts of the example and of the
-			// loader module its host uses, laid out as in the repository.
+			// loader module its host uses, laid out as in the repository,
+			// and the image recipes.
 			for _, co := range []string{".", "second"} {
-				for _, dir := range []string{"examples/greeter", "examples/clib", "loader"} {
+				for _, dir := range []string{"examples/greeter", "examples/clib", "loader", "images"} {
 					if err := copyTree(filepath.Join(repoRoot(t), dir), filepath.Join(e.WorkDir, co, dir)); err != nil {
 						return err
 					}
