@@ -55,12 +55,8 @@ func compileTargets(ctx context.Context, p *plan.Plan, pl plan.Platform, pkgs []
 		if !ok {
 			continue
 		}
-		files := []string{f}
-		if a.Header != nil {
-			files = append(files, a.Header.File)
-		}
-		for _, f := range files {
-			if err := keepFile(prev, tmp, f); err != nil {
+		for _, af := range a.Files() {
+			if err := keepFile(prev, tmp, af.File); err != nil {
 				return nil, err
 			}
 		}

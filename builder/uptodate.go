@@ -143,10 +143,12 @@ func upToDate(ctx context.Context, p *plan.Plan, inputs string) ([]PlatformManif
 // intact reports whether an artifact's files in dir (the artifact, and a
 // C-ABI library's header) are the ones its manifest entry records.
 func intact(ctx context.Context, dir string, a manifests.Artifact) bool {
-	if a.Header != nil && !intactFile(ctx, dir, a.Header.File, a.Header.Size, a.Header.SHA256) {
-		return false
+	for _, f := range a.Files() {
+		if !intactFile(ctx, dir, f.File, f.Size, f.SHA256) {
+			return false
+		}
 	}
-	return intactFile(ctx, dir, a.File, a.Size, a.SHA256)
+	return true
 }
 
 // intactFile reports whether dir's file (slash-separated) is a regular file

@@ -73,9 +73,8 @@ type distFile struct {
 func filesOf(m *manifests.Manifest) []distFile {
 	var out []distFile
 	for _, a := range m.Artifacts {
-		out = append(out, distFile{file: a.File, size: a.Size, sha256: a.SHA256})
-		if h := a.Header; h != nil {
-			out = append(out, distFile{file: h.File, size: h.Size, sha256: h.SHA256})
+		for _, f := range a.Files() {
+			out = append(out, distFile{file: f.File, size: f.Size, sha256: f.SHA256})
 		}
 	}
 	return out

@@ -138,6 +138,23 @@ type Artifact struct {
 	GLIBC []string `json:"glibc,omitempty" since:"2"`
 }
 
+// Files are the files of the artifact in its dist: its own, then its C
+// header when it has one.
+func (a Artifact) Files() []FileEntry {
+	out := []FileEntry{{File: a.File, Size: a.Size, SHA256: a.SHA256}}
+	if h := a.Header; h != nil {
+		out = append(out, FileEntry(*h))
+	}
+	return out
+}
+
+// FileEntry is one file of a dist as its manifest records it.
+type FileEntry struct {
+	File   string // slash path relative to the dist dir
+	Size   int64
+	SHA256 string // 64 lowercase hex digits
+}
+
 // Header is the C header of a C-ABI library, written by the go command
 // beside it.
 type Header struct {
