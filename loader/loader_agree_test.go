@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -145,19 +144,8 @@ func main() {}
 
 func buildAgreeFixture(t *testing.T) *agreeFixture {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("plugins are tested on linux")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command")
-	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc: cgo is needed to build plugins")
-	}
-	root := t.TempDir()
-	if r, err := filepath.EvalSymlinks(root); err == nil {
-		root = r
-	}
+	skipUnlessPluginsBuild(t, "plugins")
+	root := realTempDir(t)
 	src, src2, out, tmp := filepath.Join(root, "src"), filepath.Join(root, "src2"), filepath.Join(root, "out"), filepath.Join(root, "tmp")
 	files := map[string]string{
 		"api/go.mod":            goMod("example.com/ag/api"),

@@ -83,15 +83,7 @@ func main() {}
 // It skips the test when that is not possible.
 func buildChildPlugin(t testing.TB) string {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("plugins are tested on linux")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command: cannot build a plugin to corrupt")
-	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc: cgo is needed to build a plugin to corrupt")
-	}
+	skipUnlessPluginsBuild(t, "a plugin to corrupt")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Skip(err)

@@ -270,21 +270,35 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 }
 
-func buildFixture(t *testing.T) *fixture {
+// skipUnlessPluginsBuild skips t where what (plugins) cannot be built:
+// not on linux, or without the go command or gcc (cgo).
+func skipUnlessPluginsBuild(t testing.TB, what string) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("plugins are tested on linux")
 	}
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command")
+		t.Skip("no go command: cannot build " + what)
 	}
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc: cgo is needed to build plugins")
+		t.Skip("no gcc: cgo is needed to build " + what)
 	}
+}
+
+// realTempDir is t.TempDir with its symbolic links resolved, as the
+// loader and the runtime report real paths.
+func realTempDir(t *testing.T) string {
 	root := t.TempDir()
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
 	}
+	return root
+}
+
+func buildFixture(t *testing.T) *fixture {
+	t.Helper()
+	skipUnlessPluginsBuild(t, "plugins")
+	root := realTempDir(t)
 	src, out := filepath.Join(root, "src"), filepath.Join(root, "out")
 	loaderSrc := loaderDir(t)
 	writeFiles(t, src, map[string]string{

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -71,15 +70,7 @@ func TestRetryAfterFailedOpen(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hosts and plugins with several toolchains")
 	}
-	if runtime.GOOS != "linux" {
-		t.Skip("plugins are tested on linux")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command")
-	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc: cgo is needed to build plugins")
-	}
+	skipUnlessPluginsBuild(t, "plugins")
 	src := t.TempDir()
 	writeFiles(t, src, map[string]string{
 		"api/go.mod":      goMod("example.com/rt/api"),
